@@ -1,0 +1,7 @@
+"""keras-deconvnet: efficient DeconvNet semantic segmentation in Keras 3."""
+
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.models import build_model, load_model
+
+__version__ = "0.1.0"
+__all__ = ["UsageError", "__version__", "build_model", "load_model"]

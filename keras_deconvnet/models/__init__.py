@@ -1,0 +1,77 @@
+"""`build_model(name, ...)`: every model the scripts offer, by the name `--model` takes."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.models.deconvnet import build_paper_deconvnet
+from keras_deconvnet.models.vgg16_deconvnet import build_deconvnet_vgg16
+
+MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "paper": build_paper_deconvnet,
+    "deconvnet_vgg16": build_deconvnet_vgg16,
+}
+# 255 is the ignore label, so class indices stop below it.
+_MAX_CLASSES = 255
+
+
+def check_input_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Returns `input_shape` as (height, width, 3); raises if it is not one the models take."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or shape[2] != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise UsageError(f"input_shape must be (height, width, 3) RGB, got {shape}")
+    if shape[0] % 32 or shape[1] % 32:
+        raise UsageError(
+            f"input_shape {shape}: height and width must be multiples of 32 (the encoder's "
+            "stride), e.g. (224, 224, 3) or (352, 480, 3)"
+        )
+    return shape
+
+
+def build_model(
+    name: str,
+    num_classes: int = 21,
+    input_shape: tuple[int, int, int] = (224, 224, 3),
+    backbone_weights: str | None = None,
+) -> keras.Model:
+    """Builds a segmentation model by name.
+
+    Args:
+        name: one of `MODEL_BUILDERS`: "paper" (MobileNetV3-Small DeconvNet, Table I of the
+            paper) or "deconvnet_vgg16" (the original DeconvNet).
+        num_classes: classes predicted per pixel, 2 to 255.
+        input_shape: (height, width, 3); height and width multiples of 32.
+        backbone_weights: None (random), "imagenet" (the Keras download) or a path to a
+            local copy of the encoder's weights file.
+
+    Returns:
+        A functional model from RGB 0..255 images, any batch size, to per-pixel logits of
+        shape (batch, height, width, num_classes).
+
+    Example:
+        >>> model = build_model("paper", num_classes=12, input_shape=(352, 480, 3))
+    """
+    if name not in MODEL_BUILDERS:
+        raise UsageError(f"unknown model '{name}'; choose one of: {', '.join(MODEL_BUILDERS)}")
+    if not isinstance(num_classes, int) or not 2 <= num_classes <= _MAX_CLASSES:
+        raise UsageError(f"num_classes must be an integer from 2 to {_MAX_CLASSES}, got {num_classes}")
+    return MODEL_BUILDERS[name](
+        num_classes=num_classes,
+        input_shape=check_input_shape(input_shape),
+        backbone_weights=backbone_weights,
+    )
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Loads a `.keras` model saved from this package (its custom layers are registered)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"model file not found: {path}")
+    if path.suffix != ".keras":
+        raise UsageError(f"{path} is not a .keras file; pass a model saved with model.save(...)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:
+        raise UsageError(f"could not load {path}: {error}") from error
