@@ -12,3 +12,22 @@ def rng() -> np.random.Generator:
 def random_images(rng: np.random.Generator, batch: int, height: int, width: int) -> np.ndarray:
     """RGB images, float32 in 0..255, as the models take them."""
     return rng.uniform(0, 255, size=(batch, height, width, 3)).astype("float32")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dataset_cache(tmp_path_factory):
+    """Prepared datasets go to a tmp dir, never the user's ~/tensorflow_datasets.
+
+    Set for the whole session (subprocesses inherit it); tests that need their own cache
+    override it with monkeypatch.
+    """
+    import os
+
+    path = tmp_path_factory.mktemp("tfds_cache")
+    previous = os.environ.get("KERAS_DECONVNET_TFDS_DIR")
+    os.environ["KERAS_DECONVNET_TFDS_DIR"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("KERAS_DECONVNET_TFDS_DIR")
+    else:
+        os.environ["KERAS_DECONVNET_TFDS_DIR"] = previous

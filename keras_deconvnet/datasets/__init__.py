@@ -1,0 +1,118 @@
+"""The datasets, as TFDS builders, and `load_split`, the one loader the package uses.
+
+Importing this package registers four TFDS builders, each yielding
+`{"image": uint8 (H, W, 3), "segmentation_mask": uint8 (H, W, 1) class indices, "file_name"}`:
+
+- `voc2012_segmentation`: Pascal VOC 2012 `train`, `val`, and `train_aug` with SBD.
+- `camvid`: CamVid in SegNet's version, from its folder (`train`, `val`, `test` if present).
+- `folder`: your own images and label PNGs.
+- `demo`: shapes generated in code, offline, in seconds.
+
+Through TFDS: `tfds.load("camvid", data_dir=cache, builder_kwargs={"source_dir": folder})`.
+Prepared data is cached in `$KERAS_DECONVNET_TFDS_DIR` (default `~/tensorflow_datasets`)
+under a config named after the source folder and its contents, so a cache is never served
+for another folder.
+"""
+
+import os
+from pathlib import Path
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from keras_deconvnet.datasets import camvid, demo, folder, voc  # noqa: F401 (registers them)
+from keras_deconvnet.datasets.base import DatasetInfo, SegmentationBuilder
+from keras_deconvnet.errors import UsageError
+
+DATASET_NAMES: tuple[str, ...] = ("voc2012_segmentation", "camvid", "folder", "demo")
+CACHE_ENV = "KERAS_DECONVNET_TFDS_DIR"
+
+__all__ = ["DATASET_NAMES", "DatasetInfo", "cache_dir", "dataset_info", "load_split"]
+
+
+def cache_dir() -> Path:
+    """Where prepared datasets go: `$KERAS_DECONVNET_TFDS_DIR`, else `~/tensorflow_datasets`."""
+    return Path(os.environ.get(CACHE_ENV) or "~/tensorflow_datasets").expanduser()
+
+
+def _builder(name: str, data_dir: str | os.PathLike | None, options: dict) -> SegmentationBuilder:
+    if name not in DATASET_NAMES:
+        raise UsageError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASET_NAMES)}")
+    builder_cls = tfds.builder_cls(name)
+    unknown = sorted(set(options) - set(builder_cls.OPTIONS))
+    if unknown:
+        offered = ", ".join(builder_cls.OPTIONS) or "none"
+        raise UsageError(
+            f"dataset {name} takes no option {', '.join(unknown)} (options: {offered})"
+        )
+    if name == "demo":
+        if data_dir is not None:
+            raise UsageError("the demo dataset is generated in code: give it no data dir")
+        return tfds.builder(name, data_dir=cache_dir(), **options)
+    return tfds.builder(name, data_dir=cache_dir(), source_dir=data_dir, **options)
+
+
+def dataset_info(name: str, data_dir: str | os.PathLike | None = None, **options) -> DatasetInfo:
+    """Describes a dataset source without preparing it.
+
+    Args:
+        name: one of `DATASET_NAMES`.
+        data_dir: the source folder (see `load_split`).
+        **options: the dataset's options (see `load_split`).
+
+    Returns:
+        Its classes, palette, ignore label and the splits the source offers.
+
+    Raises:
+        UsageError: an unknown name or option, or missing data.
+    """
+    return _builder(name, data_dir, options).segmentation_info()
+
+
+def load_split(
+    name: str,
+    split: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    shuffle_files: bool = False,
+    **options,
+) -> tuple[tf.data.Dataset, DatasetInfo]:
+    """Prepares (once, cached) and returns a split as a `tf.data.Dataset` of feature dicts.
+
+    Args:
+        name: one of `DATASET_NAMES`.
+        split: e.g. "train", "val", "train_aug" (VOC with SBD), "test" (CamVid, if present).
+        data_dir: the source folder: VOC/SBD archives or extracted folders, the CamVid
+            SegNet folder, or your folder; None for demo (and, for the others, TFDS's manual
+            folder `<cache>/downloads/manual`, from which VOC downloads if it is empty).
+        shuffle_files: shuffle the order of the TFRecord files (not of the examples).
+        **options: for "folder": num_classes (required), ignore_label (255),
+            images_subdir ("images"), masks_subdir ("masks"); for "demo": seed (0),
+            num_train (400), num_val (100), image_size (128).
+
+    Returns:
+        (dataset, info): examples `{"image": uint8 (H, W, 3), "segmentation_mask": uint8
+        (H, W, 1), "file_name": string}`, and the dataset's `DatasetInfo`.
+
+    Raises:
+        UsageError: an unknown name or option, a split the source does not offer, or missing
+            or malformed data; the message is one line that names the fix.
+
+    Example:
+        >>> train, info = load_split("camvid", "train", "/data/CamVid")
+        >>> info.num_classes, info.ignore_label
+        (11, 11)
+    """
+    builder = _builder(name, data_dir, options)
+    info = builder.segmentation_info()
+    if split not in info.splits:
+        source = (
+            builder.builder_config.name if name == "demo" else builder.builder_config.source_dir
+        )
+        raise UsageError(
+            f"{name} in {source} has no split '{split}'; it offers: {', '.join(info.splits)}"
+        )
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False)
+    )
+    return builder.as_dataset(split=split, shuffle_files=shuffle_files), info

