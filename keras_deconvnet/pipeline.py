@@ -1,0 +1,300 @@
+"""tf.data pipelines: label checks, joint image/mask augmentation, batching, prefetching.
+
+Every dataset builder yields feature dicts ``{"image": uint8 (H, W, 3), "segmentation_mask":
+uint8 (H, W, 1), "file_name": string}``. The pipelines turn them into ``(images, masks)``
+batches: images float32 (B, H, W, 3) in 0..255 (the models normalise internally), masks int32
+(B, H, W) with the dataset's own ignore label mapped to `keras_deconvnet.labels.IGNORE_LABEL`.
+A label that is neither a class nor the ignore label stops the pipeline with an error naming
+it, since Keras' `MeanIoU` would drop it silently and the loss on a GPU would give NaN.
+
+Training augmentation follows section III.B of the paper (random crop, random horizontal flip,
+resize): random scale, pad to the crop size, random crop, random flip. Image and mask always
+move together; masks are only ever resized with nearest neighbour and stay integer. The random
+ops are stateless, with one seed per element, so a pipeline built with a seed yields the same
+batches every time.
+
+Example:
+    train = training_pipeline(dataset, num_classes=21, ignore_label=255,
+                              input_size=(224, 224), batch_size=8, seed=0, repeat=True)
+    images, masks = next(iter(train))  # (8, 224, 224, 3) float32, (8, 224, 224) int32
+"""
+
+import tensorflow as tf
+
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.labels import IGNORE_LABEL
+
+EVALUATION_MODES = ("resize", "pad", "original")
+
+
+def resize_pair(
+    image: tf.Tensor, mask: tf.Tensor, size: tuple[int, int] | tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Resizes an image (bilinear) and its mask (nearest neighbour) to the same size.
+
+    Args:
+        image: (H, W, C) image of any numeric dtype.
+        mask: (H, W, 1) integer labels.
+        size: the new (height, width), Python ints or int32 tensors.
+
+    Returns:
+        The image as float32 and the mask in its own dtype, both at `size`.
+    """
+    image = tf.image.resize(image, size, method="bilinear")
+    mask = tf.image.resize(mask, size, method="nearest")
+    return image, mask
+
+
+def random_scale(
+    image: tf.Tensor, mask: tf.Tensor, scale_range: tuple[float, float], seed: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Scales an image and its mask by one factor drawn uniformly from `scale_range`.
+
+    Args:
+        image: (H, W, C) image of any numeric dtype.
+        mask: (H, W, 1) integer labels.
+        scale_range: (low, high) bounds of the factor applied to both sides.
+        seed: shape (2,) int32/int64 seed of the stateless draw.
+
+    Returns:
+        The float32 image and the mask, both of size round(factor * (H, W)), at least 1x1.
+    """
+    low, high = scale_range
+    factor = tf.random.stateless_uniform([], seed, minval=low, maxval=high)
+    size = tf.cast(tf.shape(image)[:2], tf.float32) * factor
+    size = tf.maximum(tf.cast(tf.round(size), tf.int32), 1)
+    return resize_pair(image, mask, size)
+
+
+def random_crop(
+    image: tf.Tensor, mask: tf.Tensor, size: tuple[int, int], pad_value: float, seed: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Crops the same random window of `size` from an image and its mask.
+
+    A side shorter than the crop is padded by the shortfall at both ends (image with
+    `pad_value`, mask with `IGNORE_LABEL`), so the random offset places the whole image
+    anywhere inside the crop rather than always in its top-left corner.
+
+    Args:
+        image: (H, W, C) image.
+        mask: (H, W, 1) integer labels.
+        size: the crop's (height, width).
+        pad_value: the value of padded image pixels (images are in 0..255).
+        seed: shape (2,) int32/int64 seed of the stateless draw.
+
+    Returns:
+        The image (in its own dtype) and the mask, both (height, width, channels).
+    """
+    channels = image.shape[-1]
+    crop = tf.constant(size, tf.int32)
+    shortfall = tf.maximum(crop - tf.shape(image)[:2], 0)
+    # (before, after) rows for height and width, and a row of zeros for the channels.
+    paddings = tf.pad(tf.stack([shortfall, shortfall], axis=1), [[0, 1], [0, 0]])
+    image = tf.pad(image, paddings, constant_values=tf.cast(pad_value, image.dtype))
+    mask = tf.pad(mask, paddings, constant_values=tf.cast(IGNORE_LABEL, mask.dtype))
+    limit = tf.shape(image)[:2] - crop + 1
+    offset = tf.random.stateless_uniform([2], seed, maxval=2**31 - 1, dtype=tf.int32) % limit
+    begin = tf.concat([offset, [0]], axis=0)
+    image = tf.slice(image, begin, [size[0], size[1], -1])
+    mask = tf.slice(mask, begin, [size[0], size[1], -1])
+    return tf.ensure_shape(image, (*size, channels)), tf.ensure_shape(mask, (*size, 1))
+
+
+def random_flip(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Flips an image and its mask left-right together, with probability 1/2.
+
+    Args:
+        image: (H, W, C) image.
+        mask: (H, W, 1) integer labels.
+        seed: shape (2,) int32/int64 seed of the stateless draw.
+
+    Returns:
+        The image and the mask, both flipped or both unchanged.
+    """
+    image, mask = tf.convert_to_tensor(image), tf.convert_to_tensor(mask)
+    flip = tf.random.stateless_uniform([], seed) < 0.5
+    return tf.cond(
+        flip,
+        lambda: (tf.reverse(image, axis=[1]), tf.reverse(mask, axis=[1])),
+        lambda: (image, mask),
+    )
+
+
+def training_pipeline(
+    dataset: tf.data.Dataset,
+    *,
+    num_classes: int,
+    ignore_label: int,
+    input_size: tuple[int, int],
+    batch_size: int,
+    scale_range: tuple[float, float] = (0.5, 2.0),
+    flip: bool = True,
+    pad_value: float = 0.0,
+    shuffle_buffer: int = 512,
+    seed: int | None = None,
+    repeat: bool = False,
+) -> tf.data.Dataset:
+    """Shuffles, augments (scale, pad, crop, flip), batches and prefetches training data.
+
+    Args:
+        dataset: feature dicts with "image" uint8 (H, W, 3) and "segmentation_mask" uint8
+            (H, W, 1), as the dataset builders yield them.
+        num_classes: classes per pixel; labels must be below it or equal to `ignore_label`.
+        ignore_label: the dataset's own ignore label (VOC 255, CamVid 11), mapped to 255.
+        input_size: (height, width) of the random crop, the model's input size.
+        batch_size: images per batch; the last incomplete batch is dropped.
+        scale_range: bounds of the random scale factor, applied before the crop.
+        flip: whether to flip left-right with probability 1/2.
+        pad_value: image value of the padding where a scaled image is smaller than the crop.
+        shuffle_buffer: elements in the shuffle buffer (shuffled before augmentation).
+        seed: makes shuffling and augmentation repeatable; None draws fresh randomness.
+        repeat: repeat the data indefinitely (before batching).
+
+    Returns:
+        A dataset of (images float32 (B, H, W, 3) in 0..255, masks int32 (B, H, W) with
+        255 = ignore). Reading a batch with a stray label raises `tf.errors.InvalidArgumentError`
+        naming the file and the label.
+
+    Raises:
+        UsageError: an argument out of range.
+    """
+    _check_classes(num_classes, ignore_label)
+    height, width = _check_size(input_size)
+    _check_positive(batch_size=batch_size, shuffle_buffer=shuffle_buffer)
+    low, high = scale_range
+    if not 0 < low <= high:
+        raise UsageError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
+
+    def augment(features, element_seed):
+        image, mask = _checked_pair(features, num_classes, ignore_label)
+        scale_seed, crop_seed, flip_seed = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, num=3)
+        )
+        image, mask = random_scale(image, mask, scale_range, scale_seed)
+        image, mask = random_crop(image, mask, (height, width), pad_value, crop_seed)
+        if flip:
+            image, mask = random_flip(image, mask, flip_seed)
+        return _output_pair(image, mask)
+
+    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        dataset = dataset.repeat()
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    dataset = tf.data.Dataset.zip(dataset, seeds)
+    dataset = dataset.map(
+        augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None
+    )
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_pipeline(
+    dataset: tf.data.Dataset,
+    *,
+    num_classes: int,
+    ignore_label: int,
+    input_size: tuple[int, int] | None,
+    batch_size: int,
+    mode: str = "resize",
+) -> tf.data.Dataset:
+    """Resizes or pads evaluation data deterministically, batches and prefetches it.
+
+    Args:
+        dataset: feature dicts with "image" uint8 (H, W, 3) and "segmentation_mask" uint8
+            (H, W, 1), as the dataset builders yield them.
+        num_classes: classes per pixel; labels must be below it or equal to `ignore_label`.
+        ignore_label: the dataset's own ignore label (VOC 255, CamVid 11), mapped to 255.
+        input_size: (height, width) for the "resize" and "pad" modes; unused by "original".
+        batch_size: images per batch (the last batch may be smaller); 1 in "original" mode.
+        mode: "resize": image bilinear and mask nearest to `input_size`. "pad": scaled down
+            (keeping the aspect ratio) only if larger than `input_size`, then padded at the
+            bottom and right, image with 0 and mask with 255. "original": the original
+            resolution, one image per batch.
+
+    Returns:
+        A dataset of (images float32 (B, H, W, 3) in 0..255, masks int32 (B, H, W) with
+        255 = ignore), in the order of `dataset`. Reading a batch with a stray label raises
+        `tf.errors.InvalidArgumentError` naming the file and the label.
+
+    Raises:
+        UsageError: an unknown mode, a missing `input_size` or an argument out of range.
+    """
+    _check_classes(num_classes, ignore_label)
+    _check_positive(batch_size=batch_size)
+    if mode not in EVALUATION_MODES:
+        raise UsageError(f"mode must be one of {', '.join(EVALUATION_MODES)}, got '{mode}'")
+    if mode == "original":
+        size, batch_size = None, 1
+    else:
+        size = _check_size(input_size)
+
+    def prepare(features):
+        image, mask = _checked_pair(features, num_classes, ignore_label)
+        if mode == "resize":
+            image, mask = resize_pair(image, mask, size)
+        elif mode == "pad":
+            image, mask = _fit_and_pad(image, mask, size)
+        return _output_pair(image, mask)
+
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _fit_and_pad(image, mask, size):
+    """Scales down to fit `size` if needed (keeping the aspect ratio), then pads bottom-right."""
+    target = tf.constant(size, tf.int32)
+    shape = tf.shape(image)[:2]
+    factor = tf.reduce_min(tf.cast(target, tf.float32) / tf.cast(shape, tf.float32))
+    fitted = tf.cast(tf.round(tf.cast(shape, tf.float32) * tf.minimum(factor, 1.0)), tf.int32)
+    fitted = tf.clip_by_value(fitted, 1, target)
+    image, mask = resize_pair(image, mask, fitted)
+    # (before, after) rows for height and width, and a row of zeros for the channels.
+    paddings = tf.pad(tf.stack([[0, 0], target - fitted], axis=1), [[0, 1], [0, 0]])
+    image = tf.pad(image, paddings, constant_values=0.0)
+    mask = tf.pad(mask, paddings, constant_values=IGNORE_LABEL)
+    return tf.ensure_shape(image, (*size, 3)), tf.ensure_shape(mask, (*size, 1))
+
+
+def _checked_pair(features, num_classes, ignore_label):
+    """The image and the uint8 mask, checked for stray labels, with the ignore label as 255."""
+    image, mask = features["image"], features["segmentation_mask"]
+    is_ignored = tf.equal(mask, ignore_label)
+    largest = tf.reduce_max(tf.where(is_ignored, tf.zeros_like(mask), mask))
+    same_size = tf.debugging.assert_equal(
+        tf.shape(image)[:2], tf.shape(mask)[:2], message="image and segmentation_mask sizes differ"
+    )
+    labels_ok = tf.debugging.Assert(
+        largest < num_classes,
+        [
+            f"segmentation_mask has a label >= num_classes ({num_classes}) that is not the "
+            f"ignore label ({ignore_label}); check num_classes and ignore_label. File:",
+            features.get("file_name", "(no file_name)"),
+            "largest label other than the ignore label:",
+            largest,
+        ],
+    )
+    with tf.control_dependencies([same_size, labels_ok]):
+        mask = tf.where(is_ignored, tf.constant(IGNORE_LABEL, mask.dtype), mask)
+    return image, mask
+
+
+def _output_pair(image, mask):
+    return tf.cast(image, tf.float32), tf.cast(tf.squeeze(mask, axis=-1), tf.int32)
+
+
+def _check_classes(num_classes, ignore_label):
+    if not 1 <= num_classes <= IGNORE_LABEL:
+        raise UsageError(f"num_classes must be in 1..{IGNORE_LABEL}, got {num_classes}")
+    if not 0 <= ignore_label <= 255:
+        raise UsageError(f"ignore_label must be a uint8 label in 0..255, got {ignore_label}")
+
+
+def _check_size(size):
+    if size is None or len(size) != 2 or min(size) < 1:
+        raise UsageError(f"input_size must be (height, width) of positive ints, got {size}")
+    return int(size[0]), int(size[1])
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if value < 1:
+            raise UsageError(f"{name} must be a positive int, got {value}")
