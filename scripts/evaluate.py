@@ -1,0 +1,61 @@
+"""Evaluate a model (.keras, SavedModel or .tflite) on a dataset split.
+
+Prints the per-class IoU table, pixel accuracy and, on the last line, the mean IoU; writes
+the confusion matrix as CSV and PNG.
+
+Example:
+  python scripts/evaluate.py --model runs/latest/best.keras --dataset camvid --data-dir DIR --split val
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from keras.utils import Progbar
+
+from keras_deconvnet.cli import run
+from keras_deconvnet.evaluation import EVALUATION_MODES, evaluate, format_scores, write_confusion_matrix
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
+    parser.add_argument("--dataset", required=True, choices=("voc2012_segmentation", "camvid", "folder", "demo"), help="dataset to evaluate on")
+    parser.add_argument("--data-dir", help="the dataset's source folder (not needed for demo)")
+    parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
+    parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder")
+    parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
+    parser.add_argument("--mode", choices=EVALUATION_MODES, default="resize", help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: resize)")
+    parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
+    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: beside the model)")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    from keras_deconvnet.datasets import load_split
+    from keras_deconvnet.inference import load_predictor
+
+    predictor = load_predictor(args.model)
+    options = {"num_classes": args.num_classes, "ignore_label": args.ignore_label} if args.dataset == "folder" else {}
+    split, info = load_split(args.dataset, args.split, args.data_dir, **options)
+    steps = int(split.cardinality())
+    batch = args.batch_size if args.mode == "resize" else 1
+    total = -(-steps // batch) if steps >= 0 else None
+
+    def progress(batches):
+        bar = Progbar(total, unit_name="batch")
+        for item in batches:
+            yield item
+            bar.add(1)
+
+    scores = evaluate(predictor, split, info, mode=args.mode, batch_size=args.batch_size, progress=progress)
+    model_path = Path(args.model)
+    out_dir = Path(args.out) if args.out else model_path.parent / f"eval_{model_path.stem}_{args.dataset}_{args.split}_{args.mode}"
+    csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
+    (out_dir / "scores.json").write_text(json.dumps({**scores, "class_names": list(info.class_names)}, indent=2))
+    print(f"{scores['images']} images of {args.dataset}/{args.split}, mode {args.mode}; confusion matrix: {csv_path}, {png_path}")
+    print(format_scores(scores, info.class_names))
+
+
+if __name__ == "__main__":
+    run(main, get_args_parser())

@@ -1,0 +1,68 @@
+"""Train a segmentation model: the paper's training loop with model.fit, W&B and checkpoints.
+
+Examples:
+  python scripts/train.py --dataset demo --epochs 8 --input-size 96   # a minute on a CPU
+  python scripts/train.py --preset paper-exp2                           # Table III on VOC 2012
+  python scripts/train.py --dataset camvid --data-dir DIR --input-size 352x480
+"""
+
+import argparse
+
+from keras_deconvnet.cli import parse_size, run
+from keras_deconvnet.models import MODEL_BUILDERS
+from keras_deconvnet.tracking import WANDB_MODES
+from keras_deconvnet.training import PRESETS, TrainConfig, load_run_config, resolve_config, summary_line, train
+
+DATASETS = ("voc2012_segmentation", "camvid", "folder", "demo")
+DEFAULTS = TrainConfig()
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--model", choices=list(MODEL_BUILDERS), help=f"model to train (default: {DEFAULTS.model})")
+    add("--dataset", choices=DATASETS, help=f"dataset (default: {DEFAULTS.dataset}, as in the paper; 'demo' is generated, no download)")
+    add("--data-dir", help="the dataset's source folder: VOC/SBD archives or folders, the CamVid SegNet folder, your own folder")
+    add("--train-split", help=f"split to train on, e.g. train or train_aug for VOC (default: {DEFAULTS.train_split})")
+    add("--val-split", help=f"split to validate on (default: {DEFAULTS.val_split})")
+    add("--num-classes", type=int, help="number of classes, for --dataset folder")
+    add("--ignore-label", type=int, help="label to ignore in your masks, for --dataset folder (default: 255)")
+    add("--preset", choices=list(PRESETS), help="the paper's experiments: paper-exp1 = 115 epochs, SGD, no schedule (Table II); paper-exp2 = 150 epochs, Adam, cosine (Table III); explicit flags override")
+    add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"optimizer (default: {DEFAULTS.optimizer})")
+    add("--lr", type=float, help=f"peak learning rate (default: {DEFAULTS.lr})")
+    add("--momentum", type=float, help=f"SGD momentum (default: {DEFAULTS.momentum})")
+    add("--weight-decay", type=float, help="decoupled weight decay (default: 0 for sgd/adam, 0.004 for adamw)")
+    add("--schedule", choices=("none", "cosine"), help=f"learning-rate schedule: constant or cosine decay over the whole run (default: {DEFAULTS.schedule})")
+    add("--warmup-epochs", type=int, help="linear warm-up epochs before the cosine decay (default: 0)")
+    add("--epochs", type=int, help=f"maximum epochs (default: {DEFAULTS.epochs})")
+    add("--batch-size", type=int, help=f"images per step (default: {DEFAULTS.batch_size})")
+    add("--input-size", type=parse_size, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
+    add("--scale-range", type=lambda text: tuple(float(v) for v in text.split(",")), help="random scale range MIN,MAX before cropping (default: 0.5,2.0)")
+    add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks) or one comma-separated weight per class (default: none)")
+    add("--backbone-weights", type=lambda text: None if text.lower() == "none" else text, help="encoder weights: 'imagenet' (Keras download), 'none', or a path to a local weights file (default: none)")
+    add("--patience", type=int, help=f"early stopping: epochs without a better val mean IoU (default: {DEFAULTS.patience})")
+    add("--output-dir", help=f"run folder: config, checkpoints, CSV, metrics, logs (default: {DEFAULTS.output_dir})")
+    add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config")
+    add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")
+    add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
+    add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy (default: default, one device)")
+    add("--wandb", choices=WANDB_MODES, help="W&B logging: online (offline when no API key is set), offline, disabled (default: online)")
+    add("--wandb-project", help=f"W&B project (default: {DEFAULTS.wandb_project})")
+    add("--wandb-images-every", type=int, help="log validation overlays every N epochs (default: 5)")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    explicit = {key: value for key, value in vars(args).items() if value is not None and key not in ("preset", "resume")}
+    if args.resume:
+        config = load_run_config(args.output_dir or DEFAULTS.output_dir, explicit)
+    else:
+        config = resolve_config(args.preset, explicit)
+    metrics = train(config)
+    print(summary_line(metrics, config.output_dir))
+
+
+if __name__ == "__main__":
+    run(main, get_args_parser())

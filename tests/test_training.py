@@ -1,0 +1,150 @@
+"""End to end on a small demo set: train, checkpoints, resume, W&B offline, evaluate, predict."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_deconvnet.training import TrainConfig, train
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SMALL_DEMO = {"num_train": 16, "num_val": 8, "image_size": 64}
+
+
+def small_config(run_dir: Path, **overrides) -> TrainConfig:
+    values = {
+        "model": "paper",
+        "dataset": "demo",
+        "dataset_options": SMALL_DEMO,
+        "input_size": (64, 64),
+        "batch_size": 4,
+        "epochs": 2,
+        "lr": 1e-3,
+        "wandb": "disabled",
+        "output_dir": str(run_dir),
+        **overrides,
+    }
+    return TrainConfig(**values)
+
+
+def history(run_dir: Path) -> list[dict]:
+    with open(run_dir / "history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> tuple[Path, dict]:
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    return run_dir, train(small_config(run_dir))
+
+
+def test_a_run_leaves_every_artifact(trained_run):
+    run_dir, metrics = trained_run
+    for name in ("config.json", "best.keras", "last.keras", "history.csv", "metrics.json", "best_epoch.json", "model_summary.txt"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "tensorboard").is_dir()
+    assert not list(run_dir.glob(".*partial*"))
+    saved = json.loads((run_dir / "metrics.json").read_text())
+    assert saved == metrics
+    assert metrics["epochs_run"] == 2 and metrics["best_epoch"] in (1, 2)
+    assert 0.0 <= metrics["best_val_mean_iou"] <= 1.0
+    assert set(metrics["best_val_per_class_iou"]) == set(json.loads((run_dir / "config.json").read_text())["class_names"])
+
+
+def test_two_epochs_lower_the_training_loss(trained_run):
+    rows = history(trained_run[0])
+    assert len(rows) == 2
+    assert float(rows[1]["loss"]) < float(rows[0]["loss"])
+    assert "val_pixel_accuracy" in rows[0] and "val_mean_iou" in rows[0]
+
+
+def test_best_checkpoint_reloads_with_the_logged_val_miou(trained_run):
+    from keras_deconvnet.datasets import load_split
+    from keras_deconvnet.evaluation import evaluate
+    from keras_deconvnet.inference import load_predictor
+
+    run_dir, metrics = trained_run
+    split, info = load_split("demo", "val", None, **SMALL_DEMO)
+    scores = evaluate(load_predictor(run_dir / "best.keras"), split, info, mode="resize", batch_size=4)
+    assert scores["mean_iou"] == pytest.approx(metrics["best_val_mean_iou"], abs=1e-5)
+    model = keras.models.load_model(run_dir / "best.keras")
+    assert model.optimizer is not None and int(model.optimizer.iterations) > 0
+
+
+def test_early_stopping_stops_when_val_miou_stalls(tmp_path):
+    metrics = train(small_config(tmp_path / "run", epochs=6, patience=1, lr=0.0, optimizer="sgd", schedule="none"))
+    assert metrics["epochs_run"] < 6
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+    original = keras.callbacks.CSVLogger.on_epoch_end
+
+    def crash_after_second_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", crash_after_second_epoch)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(small_config(run_dir, epochs=3))
+    assert (run_dir / "last.keras").is_file() and (run_dir / "best.keras").is_file()
+    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", original)
+
+    metrics = train(small_config(run_dir, epochs=3, resume=True))
+    assert metrics["epochs_run"] == 3
+    assert [row["epoch"] for row in history(run_dir)] == ["0", "1", "2"]
+
+
+def test_wandb_offline_writes_a_run_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_dir = tmp_path / "run"
+    train(small_config(run_dir, epochs=1, wandb="offline", wandb_images_every=1))
+    runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("*.wandb"))
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True)
+
+
+def test_evaluate_and_predict_scripts_on_a_trained_model(trained_run, tmp_path):
+    from PIL import Image
+
+    run_dir, _ = trained_run
+    done = run_script(str(SCRIPTS / "evaluate.py"), "--model", str(run_dir / "best.keras"), "--dataset", "demo", "--split", "val", "--out", str(tmp_path / "eval"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1].startswith("mean IoU: ")
+    assert (tmp_path / "eval" / "confusion_matrix.csv").is_file()
+    assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(images / "a.png")
+    Image.fromarray(rng.integers(0, 255, (81, 40, 3), dtype=np.uint8)).save(images / "b.jpg")
+    done = run_script(str(SCRIPTS / "predict.py"), "--model", str(run_dir / "best.keras"), str(images), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    classes = np.asarray(Image.open(tmp_path / "out" / "b_classes.png"))
+    assert classes.shape == (81, 40)
+    assert classes.max() < 4
+    for name in ("a_color.png", "a_overlay.png", "b_overlay.png"):
+        assert (tmp_path / "out" / name).is_file()
+
+
+def test_train_script_gives_one_line_errors(tmp_path):
+    missing = run_script(str(SCRIPTS / "train.py"), "--dataset", "voc2012_segmentation", "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "run"), "--wandb", "disabled")
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in missing.stderr
+    bad = run_script(str(SCRIPTS / "train.py"), "--optimizer", "rmsprop")
+    assert bad.returncode == 2 and "invalid choice: 'rmsprop'" in bad.stderr
+    resume = run_script(str(SCRIPTS / "train.py"), "--resume", "--output-dir", str(tmp_path / "nothing"))
+    assert resume.returncode == 2 and "nothing to resume" in resume.stderr
