@@ -1,0 +1,127 @@
+"""Export a model as .keras, a TF Serving SavedModel and TFLite, then check every file.
+
+Writes a new version of saved_models/NAME (never overwriting one): the SavedModel in
+NAME/<version>/, NAME_v<version>.keras and NAME_v<version>_<type>.tflite beside it, each
+with its metadata JSON. int8 is calibrated on --calibration-images images of the dataset's
+train split; every file is then compared with the Keras model on --check-images images of
+its val split, and the export fails (writing nothing) if float32 files agree on fewer than
+99.9% of pixels or float16 on fewer than 99.5%. See docs/serving.md.
+
+Example:
+  python scripts/export.py --model runs/latest/best.keras --out saved_models/camvid \\
+      --calibration-dataset camvid --data-dir ~/data/CamVid
+"""
+
+import argparse
+import os
+
+import keras
+import numpy as np
+
+from keras_deconvnet import load_model
+from keras_deconvnet.cli import run
+from keras_deconvnet.datasets import DatasetInfo, load_split
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export import (
+    FORMATS,
+    TFLITE_TYPES,
+    ExportCheckError,
+    export_model,
+    format_check_table,
+)
+from keras_deconvnet.inference import model_input_size
+from keras_deconvnet.pipeline import evaluation_pipeline
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="the .keras model to export")
+    parser.add_argument("--out", required=True, help="model folder saved_models/NAME; each export adds a version")
+    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated (default: {','.join(FORMATS)})")
+    parser.add_argument(
+        "--tflite-types", default=",".join(TFLITE_TYPES), help=f"comma-separated (default: {','.join(TFLITE_TYPES)})"
+    )
+    parser.add_argument(
+        "--calibration-dataset", default="demo",
+        help="dataset for int8 calibration (its --calibration-split) and the check (its --check-split) (default: demo)",
+    )
+    parser.add_argument("--data-dir", help="the dataset's source folder (not needed for demo)")
+    parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for a folder dataset (default: 255)")
+    parser.add_argument("--calibration-split", default="train", help="split for int8 calibration (default: train)")
+    parser.add_argument("--calibration-images", type=int, default=200, help="int8 calibration images (default: 200)")
+    parser.add_argument("--check-split", default="val", help="split for the check (default: val)")
+    parser.add_argument("--check-images", type=int, default=32, help="images the check compares (default: 32)")
+    parser.add_argument(
+        "--latency-runs", type=int, default=20, help="single-image runs whose median is the latency (default: 20)"
+    )
+    parser.add_argument(
+        "--num-threads", type=int, default=os.cpu_count(), help="TFLite CPU threads in the check (default: all cores)"
+    )
+    return parser
+
+
+def parse_list(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
+    """'keras, tflite' -> ['keras', 'tflite'], each one of `choices`."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in choices]
+    if unknown or not items:
+        raise UsageError(f"{flag} takes a comma-separated list of {', '.join(choices)}, got '{text}'")
+    return items
+
+
+def dataset_images(
+    args: argparse.Namespace, split: str, count: int, model: keras.Model
+) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
+    """Up to `count` images and masks of a split at the model's input size, and the DatasetInfo.
+
+    Raises:
+        UsageError: the dataset's classes differ from the model's, or the split is empty.
+    """
+    if count < 1:
+        raise UsageError(f"--calibration-images and --check-images must be at least 1, got {count}")
+    num_classes = model.output_shape[-1]
+    options = {"num_classes": num_classes, "ignore_label": args.ignore_label} if args.calibration_dataset == "folder" else {}
+    dataset, info = load_split(args.calibration_dataset, split, args.data_dir, **options)
+    if info.num_classes != num_classes:
+        raise UsageError(
+            f"the model predicts {num_classes} classes but {info.name} has {info.num_classes}; "
+            "pass the dataset the model was trained on with --calibration-dataset"
+        )
+    batches = evaluation_pipeline(
+        dataset.take(count), num_classes=info.num_classes, ignore_label=info.ignore_label,
+        input_size=model_input_size(model), batch_size=16,
+    )
+    pairs = [(images.numpy(), masks.numpy()) for images, masks in batches]
+    if not pairs:
+        raise UsageError(f"the {split} split of {info.name} has no images")
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), info
+
+
+def main(args: argparse.Namespace) -> None:
+    formats = parse_list(args.formats, FORMATS, "--formats")
+    tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
+    model = load_model(args.model)
+    check_images, check_masks, info = dataset_images(args, args.check_split, args.check_images, model)
+    calibration = None
+    if "tflite" in formats and "int8" in tflite_types:
+        calibration = dataset_images(args, args.calibration_split, args.calibration_images, model)[0]
+        print(f"int8 calibration: {len(calibration)} images of {info.name}/{args.calibration_split}")
+    print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
+          f"{args.latency_runs} single-image runs after warm-up, TFLite with {args.num_threads} threads")
+    try:
+        result = export_model(
+            model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
+            calibration_images=calibration, class_names=info.class_names, palette=info.palette,
+            source_model=os.path.abspath(args.model), latency_runs=args.latency_runs, num_threads=args.num_threads,
+        )
+    except ExportCheckError as error:
+        print(format_check_table(error.rows))
+        raise
+    print(format_check_table(result.checks))
+    print(f"version {result.version} of {args.out}:")
+    for kind, path in result.artifacts.items():
+        print(f"  {kind:<15} {path}")
+
+
+if __name__ == "__main__":
+    run(main, get_args_parser())

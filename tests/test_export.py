@@ -1,0 +1,343 @@
+"""Export to .keras, SavedModel (TF Serving) and TFLite, on a 64x64 paper model with 3 classes.
+
+One export of every format is made once per module and inspected by most tests; the tests
+that need their own export use formats that convert in seconds.
+"""
+
+import base64
+import hashlib
+import http.server
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter
+from PIL import Image
+
+from conftest import random_images
+from keras_deconvnet import UsageError, build_model
+from keras_deconvnet.export import (
+    PADDING_CLASS,
+    ExportCheckError,
+    class_maps_from_rest_response,
+    convert_tflite,
+    export_model,
+    format_check_table,
+    next_version,
+    non_builtin_ops,
+    rest_request_body,
+)
+from keras_deconvnet.inference import load_predictor
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SIZE, CLASSES = 64, 3
+
+
+@pytest.fixture(scope="module")
+def model() -> keras.Model:
+    return build_model("paper", num_classes=CLASSES, input_shape=(SIZE, SIZE, 3))
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    return random_images(np.random.default_rng(0), 4, SIZE, SIZE)
+
+
+@pytest.fixture(scope="module")
+def export(model, images, tmp_path_factory):
+    masks = np.random.default_rng(1).integers(0, CLASSES, size=(4, SIZE, SIZE))
+    masks[:, :8] = 255
+    out_dir = tmp_path_factory.mktemp("saved_models") / "tiny"
+    return export_model(
+        model, out_dir, images, check_masks=masks, calibration_images=images,
+        class_names=["sky", "road", "car"], source_model="tiny.keras", latency_runs=2,
+    )
+
+
+@pytest.fixture(scope="module")
+def loaded_saved_model(export):
+    return tf.saved_model.load(str(export.artifacts["saved_model"]))
+
+
+def encoded(image: np.ndarray, image_format: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, tuple[np.ndarray, bytes]]:
+    """A PNG and a JPEG whose sizes differ from the model's and from each other."""
+    rng = np.random.default_rng(2)
+    png = rng.integers(0, 256, size=(50, 80, 3), dtype=np.uint8)
+    jpeg = rng.integers(0, 256, size=(90, 40, 3), dtype=np.uint8)
+    return {"png": (png, encoded(png, "PNG")), "jpeg": (jpeg, encoded(jpeg, "JPEG"))}
+
+
+def tf_serving_predict(loaded, body: dict) -> dict:
+    """What TF Serving does with a REST `:predict` body in the row ("instances") format."""
+    signature = loaded.signatures[body.get("signature_name", "serving_default")]
+    [(input_name, spec)] = signature.structured_input_signature[1].items()
+    values = [base64.b64decode(item["b64"]) if isinstance(item, dict) else item for item in body["instances"]]
+    outputs = signature(**{input_name: tf.constant(values, dtype=spec.dtype)})
+    batch = len(values)
+    return {"predictions": [{name: value[i].numpy().tolist() for name, value in outputs.items()} for i in range(batch)]}
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_format_is_written_as_version_1_with_its_metadata(export):
+    assert export.version == 1
+    names = {kind: path.name for kind, path in export.artifacts.items()}
+    assert names == {
+        "keras": "tiny_v1.keras",
+        "tflite_float32": "tiny_v1_float32.tflite",
+        "tflite_float16": "tiny_v1_float16.tflite",
+        "tflite_int8": "tiny_v1_int8.tflite",
+        "saved_model": "1",
+    }
+    out_dir = export.artifacts["keras"].parent
+    assert not [path for path in out_dir.iterdir() if path.name.startswith(".")]  # no staging left
+    metadata = json.loads((out_dir / "tiny_v1_int8.json").read_text())
+    assert metadata["dtype"] == "int8" and metadata["format"] == "tflite"
+    assert metadata["input_size"] == [SIZE, SIZE] and metadata["num_classes"] == CLASSES
+    assert metadata["class_names"] == ["sky", "road", "car"]
+    assert np.array(metadata["palette"]).shape == (CLASSES, 3)
+    assert metadata["normalisation"] == "RGB 0..255, model normalises internally"
+    assert metadata["source_model"] == "tiny.keras" and metadata["keras_deconvnet_version"]
+    assert metadata["input"] == {"shape": [1, SIZE, SIZE, 3], "dtype": "float32"}
+    saved_model_metadata = json.loads((out_dir / "1" / "assets.extra" / "keras_deconvnet.json").read_text())
+    assert set(saved_model_metadata["signatures"]) == {"serving_default", "serving_bytes"}
+
+
+def test_keras_file_reloads_with_plain_keras_load_model(export, model, images):
+    reloaded = keras.models.load_model(export.artifacts["keras"])
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
+
+
+def test_saved_model_signatures_have_stable_names_and_dtypes(loaded_saved_model):
+    signatures = loaded_saved_model.signatures
+    assert set(signatures) == {"serving_default", "serving_bytes"}
+    images_spec = signatures["serving_default"].structured_input_signature[1]["images"]
+    assert images_spec.dtype == tf.float32 and images_spec.shape.as_list() == [None, SIZE, SIZE, 3]
+    outputs = signatures["serving_default"].structured_outputs
+    assert outputs["class_map"].dtype == tf.int32 and outputs["class_map"].shape.as_list() == [None, SIZE, SIZE]
+    assert outputs["probabilities"].dtype == tf.float32
+    assert outputs["probabilities"].shape.as_list() == [None, SIZE, SIZE, CLASSES]
+    bytes_spec = signatures["serving_bytes"].structured_input_signature[1]["image_bytes"]
+    assert bytes_spec.dtype == tf.string and bytes_spec.shape.as_list() == [None]
+    assert set(signatures["serving_bytes"].structured_outputs) == {"class_map", "height", "width"}
+
+
+def test_saved_model_matches_the_keras_model(loaded_saved_model, model, images):
+    outputs = loaded_saved_model.signatures["serving_default"](images=tf.constant(images))
+    logits = model.predict(images, verbose=0)
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), tf.nn.softmax(logits).numpy(), atol=1e-5)
+    assert np.mean(outputs["class_map"].numpy() == logits.argmax(-1)) >= 0.999
+
+
+def test_saved_model_stores_each_weight_once(export, model):
+    stored = tf.train.list_variables(str(export.artifacts["saved_model"] / "variables" / "variables"))
+    values = sum(int(np.prod(shape)) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    assert values == model.count_params()
+
+
+def test_bytes_signature_returns_class_maps_at_the_original_sizes(loaded_saved_model, model, photos):
+    (png, png_bytes), (jpeg, jpeg_bytes) = photos["png"], photos["jpeg"]
+    outputs = loaded_saved_model.signatures["serving_bytes"](image_bytes=tf.constant([png_bytes, jpeg_bytes]))
+    assert outputs["height"].numpy().tolist() == [50, 90]
+    assert outputs["width"].numpy().tolist() == [80, 40]
+    class_maps = outputs["class_map"].numpy()
+    assert class_maps.shape == (2, 90, 80)
+    assert (class_maps[0, 50:] == PADDING_CLASS).all() and (class_maps[1, :, 40:] == PADDING_CLASS).all()
+    assert set(np.unique(class_maps[1, :, :40])) <= set(range(CLASSES))
+    # The PNG is lossless: its class map is the Keras model's, logits resized back bilinearly.
+    resized = tf.image.resize(png[None].astype("float32"), (SIZE, SIZE))
+    logits = tf.image.resize(model.predict(resized.numpy(), verbose=0), (50, 80))
+    assert np.mean(class_maps[0, :50, :80] == np.argmax(logits[0], axis=-1)) >= 0.999
+
+
+def test_saved_model_runs_as_tf_serving_runs_it(export, photos):
+    """TF Serving loads the graph by its tags and feeds and fetches the SignatureDef's tensor names."""
+    with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+        meta_graph = tf.compat.v1.saved_model.load(session, ["serve"], str(export.artifacts["saved_model"]))
+        signature = meta_graph.signature_def["serving_bytes"]
+        fetches = {name: info.name for name, info in signature.outputs.items()}
+        outputs = session.run(fetches, {signature.inputs["image_bytes"].name: [photos["jpeg"][1]]})
+    assert outputs["class_map"].shape == (1, 90, 40) and outputs["height"].tolist() == [90]
+
+
+def test_rest_request_body_round_trips_through_the_bytes_signature(loaded_saved_model, photos):
+    files = [photos["png"][1], photos["jpeg"][1]]
+    body = json.loads(rest_request_body(files))
+    assert body["signature_name"] == "serving_bytes"
+    assert [base64.b64decode(instance["b64"]) for instance in body["instances"]] == files
+    class_maps = class_maps_from_rest_response(json.loads(json.dumps(tf_serving_predict(loaded_saved_model, body))))
+    direct = loaded_saved_model.signatures["serving_bytes"](image_bytes=tf.constant(files))["class_map"].numpy()
+    assert [class_map.shape for class_map in class_maps] == [(50, 80), (90, 40)]
+    np.testing.assert_array_equal(class_maps[1], direct[1, :90, :40])
+
+
+def test_tflite_files_have_batch_1_builtin_ops_and_float_input_output(export):
+    for dtype in ("float32", "float16", "int8"):
+        path = export.artifacts[f"tflite_{dtype}"]
+        assert non_builtin_ops(path.read_bytes()) == [], dtype
+        interpreter = Interpreter(model_path=str(path))
+        (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
+        assert inputs["shape"].tolist() == [1, SIZE, SIZE, 3] and inputs["dtype"] == np.float32
+        assert outputs["shape"].tolist() == [1, SIZE, SIZE, CLASSES] and outputs["dtype"] == np.float32
+
+
+def test_int8_tflite_is_integer_inside_and_gives_valid_class_maps(export, images):
+    path = export.artifacts["tflite_int8"]
+    float_tensors = [t for t in Interpreter(model_path=str(path)).get_tensor_details() if t["dtype"] == np.float32]
+    assert len(float_tensors) == 2  # the float input and output around QUANTIZE/DEQUANTIZE
+    class_maps = load_predictor(path).class_map(images)
+    assert class_maps.dtype == np.int32 and class_maps.shape == (4, SIZE, SIZE)
+    assert class_maps.min() >= 0 and class_maps.max() < CLASSES
+
+
+def test_check_compares_every_artifact_with_keras(export, model, images):
+    rows = {row.kind: row for row in export.checks}
+    assert list(rows) == ["reference", "keras", "tflite_float32", "tflite_float16", "tflite_int8", "saved_model"]
+    assert rows["tflite_float32"].agreement >= 0.999 and rows["saved_model"].agreement >= 0.999
+    assert rows["tflite_float16"].agreement >= 0.995
+    assert rows["tflite_int8"].min_agreement is None and 0 <= rows["tflite_int8"].agreement <= 1
+    assert all(row.mean_iou is not None and row.latency_ms > 0 for row in rows.values())
+    float32 = load_predictor(export.artifacts["tflite_float32"]).class_map(images)
+    assert np.mean(float32 == model.predict(images, verbose=0).argmax(-1)) >= 0.999
+    table = format_check_table(export.checks)
+    assert "| tflite_int8 | tiny_v1_int8.tflite |" in table and "reported" in table and "mIoU" in table
+
+
+def test_exports_get_the_next_version_and_never_overwrite(model, images, tmp_path):
+    out_dir = tmp_path / "tiny"
+    out_dir.mkdir()
+    (out_dir / "tiny_v1.keras").write_bytes(b"an earlier export")
+    result = export_model(model, out_dir, images[:1], formats=["keras"], latency_runs=1)
+    assert result.version == 2 and result.artifacts["keras"].name == "tiny_v2.keras"
+    assert (out_dir / "tiny_v1.keras").read_bytes() == b"an earlier export"
+    (out_dir / "7").mkdir()
+    assert next_version(out_dir) == 8
+
+
+def test_a_failed_check_leaves_no_partial_output(model, images, tmp_path):
+    out_dir = tmp_path / "tiny"
+    out_dir.mkdir()
+    (out_dir / "tiny_v1.keras").write_bytes(b"an earlier export")
+    with pytest.raises(ExportCheckError, match="keras agrees with the Keras model on 100.00% of pixels") as error:
+        export_model(model, out_dir, images[:1], formats=["keras"], latency_runs=1, min_agreement={"keras": 1.01})
+    assert [row.kind for row in error.value.rows] == ["reference", "keras"]
+    assert [path.name for path in out_dir.iterdir()] == ["tiny_v1.keras"]
+
+
+def test_flex_ops_fail_the_tflite_export_and_are_named(tmp_path, images):
+    inputs = keras.Input((32, 32, 3))
+    logits = keras.layers.Lambda(lambda x: keras.ops.cumprod(x, axis=-1))(keras.layers.Conv2D(3, 1)(inputs))
+    model = keras.Model(inputs, logits)
+    out_dir = tmp_path / "flex"
+    with pytest.raises(UsageError, match="not TFLite built-ins: FlexCumprod"):
+        export_model(model, out_dir, images[:1, :32, :32], formats=["tflite"], tflite_types=["float32"])
+    assert not out_dir.exists()
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda model, images, tmp: convert_tflite(model, ["int8"]), "needs calibration images"),
+        (lambda model, images, tmp: export_model(model, tmp, images, formats=["onnx"]), "unknown format onnx"),
+        (lambda model, images, tmp: export_model(model, tmp, images[:, :32]), r"must be \(N >= 1, 64, 64, 3\)"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(call, message, model, images, tmp_path):
+    with pytest.raises(UsageError, match=message):
+        call(model, images, tmp_path / "tiny")
+
+
+class _TFServingStub(http.server.BaseHTTPRequestHandler):
+    """Answers `/v1/models/tiny:predict` as TF Serving would, with the exported SavedModel."""
+
+    loaded = None
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path != "/v1/models/tiny:predict":
+            self.send_error(404)
+            return
+        answer = json.dumps(tf_serving_predict(self.loaded, body)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_serve_client_writes_index_and_colour_masks(loaded_saved_model, photos, tmp_path):
+    for name, (_, data) in photos.items():
+        (tmp_path / f"{name}.{name}").write_bytes(data)
+    handler = type("Handler", (_TFServingStub,), {"loaded": loaded_saved_model})
+    server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = load_script("serve_client")
+    try:
+        client.main(client.get_args_parser().parse_args([
+            str(tmp_path / "png.png"), str(tmp_path / "jpeg.jpeg"), "--model-name", "tiny",
+            "--rest", f"http://127.0.0.1:{server.server_port}", "--out", str(tmp_path / "masks"),
+        ]))
+    finally:
+        server.shutdown()
+    classes = np.asarray(Image.open(tmp_path / "masks" / "jpeg_classes.png"))
+    assert classes.shape == (90, 40) and classes.max() < CLASSES
+    assert np.asarray(Image.open(tmp_path / "masks" / "png_color.png")).shape == (50, 80, 3)
+
+
+def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
+    inputs = keras.Input((32, 32, 3))
+    logits = keras.layers.Conv2D(CLASSES, 3, padding="same")(keras.layers.Rescaling(1 / 255)(inputs))
+    keras.Model(inputs, logits).save(tmp_path / "tiny.keras")
+    rng = np.random.default_rng(3)
+    info = SimpleNamespace(
+        name="synthetic", num_classes=CLASSES, class_names=("a", "b", "c"), palette=np.eye(3, dtype=np.uint8) * 255
+    )
+
+    def dataset_images(args, split, count, model):
+        return random_images(rng, count, 32, 32), rng.integers(0, CLASSES, size=(count, 32, 32)), info
+
+    script = load_script("export")
+    monkeypatch.setattr(script, "dataset_images", dataset_images)
+    out_dir = tmp_path / "saved_models" / "tiny"
+    args = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out_dir), "--calibration-images", "8",
+            "--check-images", "4", "--latency-runs", "2"]
+    script.main(script.get_args_parser().parse_args(args))
+    printed = capsys.readouterr().out
+    for name in ("tiny_v1.keras", "tiny_v1_float32.tflite", "tiny_v1_float16.tflite", "tiny_v1_int8.tflite"):
+        assert f"| {name} |" in printed and (out_dir / name).is_file()
+    assert (out_dir / "1" / "saved_model.pb").is_file()
+    assert json.loads((out_dir / "tiny_v1_float16.json").read_text())["class_names"] == ["a", "b", "c"]
+
+
+def test_export_script_reports_a_missing_model_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, SCRIPTS / "export.py", "--model", tmp_path / "missing.keras", "--out", tmp_path / "out"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: model file not found")
+    assert not (tmp_path / "out").exists()
