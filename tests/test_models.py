@@ -120,7 +120,7 @@ def test_imagenet_weights_offline_give_one_clear_error(monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"name": "unet"}, "unknown model 'unet'; choose one of: paper, deconvnet_vgg16"),
+        ({"name": "unet"}, "unknown model 'unet'; choose one of: paper, deconvnet_vgg16, lean"),
         ({"name": "paper", "input_shape": (100, 100, 3)}, "multiples of 32"),
         ({"name": "paper", "input_shape": (64, 64, 1)}, r"\(height, width, 3\)"),
         ({"name": "paper", "num_classes": 1}, "num_classes must be an integer from 2 to 255"),
@@ -140,3 +140,15 @@ def test_load_model_rejects_missing_and_corrupt_files(tmp_path):
     corrupt.write_bytes(b"not a zip")
     with pytest.raises(UsageError, match="could not load"):
         load_model(corrupt)
+
+
+def test_encoder_batch_norms_follow_their_statistics_quickly():
+    from keras_deconvnet.models.backbone import ENCODER_BN_MOMENTUM
+
+    model = build_model("paper", num_classes=3, input_shape=(64, 64, 3))
+    momenta = {
+        layer.momentum
+        for layer in model.get_layer("conv3").layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert momenta == {ENCODER_BN_MOMENTUM} == {0.99}

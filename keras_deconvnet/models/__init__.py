@@ -7,11 +7,17 @@ import keras
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.models.deconvnet import build_paper_deconvnet
+from keras_deconvnet.models.heads import build_aspp_small, build_lraspp_large, build_lraspp_small
+from keras_deconvnet.models.lean import build_lean_deconvnet
 from keras_deconvnet.models.vgg16_deconvnet import build_deconvnet_vgg16
 
 MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "paper": build_paper_deconvnet,
     "deconvnet_vgg16": build_deconvnet_vgg16,
+    "lean": build_lean_deconvnet,
+    "lraspp_small": build_lraspp_small,
+    "lraspp_large": build_lraspp_large,
+    "aspp_small": build_aspp_small,
 }
 # 255 is the ignore label, so class indices stop below it.
 _MAX_CLASSES = 255
@@ -40,7 +46,9 @@ def build_model(
 
     Args:
         name: one of `MODEL_BUILDERS`: "paper" (MobileNetV3-Small DeconvNet, Table I of the
-            paper) or "deconvnet_vgg16" (the original DeconvNet).
+            paper), "deconvnet_vgg16" (the original DeconvNet), "lean" (our efficient
+            DeconvNet with skips), or the peer heads "lraspp_small", "lraspp_large",
+            "aspp_small".
         num_classes: classes predicted per pixel, 2 to 255.
         input_shape: (height, width, 3); height and width multiples of 32.
         backbone_weights: None (random), "imagenet" (the Keras download) or a path to a
