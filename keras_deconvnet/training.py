@@ -295,7 +295,8 @@ def prepare_data(config: TrainConfig) -> TrainingData:
     return TrainingData(train, val, info, steps, training_masks)
 
 
-def _prepare_run_dir(config: TrainConfig) -> Path:
+def _check_run_dir(config: TrainConfig) -> Path:
+    """The run folder: new, or an unfinished run when resuming. Created later, once the data loads."""
     run_dir = Path(config.output_dir)
     config_file = run_dir / "config.json"
     if config.resume:
@@ -307,7 +308,6 @@ def _prepare_run_dir(config: TrainConfig) -> Path:
         raise UsageError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --output-dir"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
 
 
@@ -317,7 +317,7 @@ def train(config: TrainConfig) -> dict:
     The run directory (`config.output_dir`) receives config.json, best.keras, last.keras,
     history.csv, metrics.json, model_summary.txt, tensorboard/ and wandb/.
     """
-    run_dir = _prepare_run_dir(config)
+    run_dir = _check_run_dir(config)
     keras.utils.set_random_seed(config.seed)
     policy = _set_mixed_precision(config.mixed_precision)
     data = prepare_data(config)
@@ -338,6 +338,7 @@ def train(config: TrainConfig) -> dict:
             metrics=[iou],
         )
 
+    run_dir.mkdir(parents=True, exist_ok=True)
     summary_file = run_dir / "model_summary.txt"
     with open(summary_file, "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))

@@ -144,6 +144,7 @@ def test_train_script_gives_one_line_errors(tmp_path):
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "Traceback" not in missing.stderr
+    assert not (tmp_path / "run").exists()  # nothing half-written
     bad = run_script(str(SCRIPTS / "train.py"), "--optimizer", "rmsprop")
     assert bad.returncode == 2 and "invalid choice: 'rmsprop'" in bad.stderr
     resume = run_script(str(SCRIPTS / "train.py"), "--resume", "--output-dir", str(tmp_path / "nothing"))
