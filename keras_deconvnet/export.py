@@ -56,6 +56,7 @@ from keras_deconvnet.inference import (
     Predictor,
     load_predictor,
     metadata_path,
+    read_metadata,
     model_input_size,
 )
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
@@ -619,3 +620,33 @@ def _checked_choices(values: Sequence[str], choices: Sequence[str], what: str) -
 def _last_error_line(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[-1] if lines else type(error).__name__
+
+
+def release_artifacts(artifacts: Mapping[str, Path], name: str, extra_metadata: Mapping | None = None) -> dict[str, Path]:
+    """Gives an export's `.keras` and `.tflite` files the stable names of a release.
+
+    `NAME_v3.keras` becomes `name.keras` and `NAME_v3_int8.tflite` `name_int8.tflite` (each
+    with its metadata JSON), replacing an earlier release of that name, so released models
+    in the repository are replaced, never accumulated. The SavedModel keeps its version
+    folder, which TF Serving needs.
+
+    Args:
+        artifacts: `ExportResult.artifacts`.
+        name: the release name, e.g. "best".
+        extra_metadata: added to each metadata JSON (e.g. {"evaluation_mode": "original"}).
+
+    Returns:
+        {kind: released path}.
+    """
+    released = {}
+    for kind, path in artifacts.items():
+        if kind == "saved_model":
+            continue
+        suffix = ".keras" if kind == "keras" else f"_{kind.removeprefix('tflite_')}.tflite"
+        target = Path(path).with_name(f"{name}{suffix}")
+        metadata = {**read_metadata(path), **(extra_metadata or {})}
+        metadata_path(target).write_text(json.dumps(metadata, indent=2))
+        metadata_path(path).unlink(missing_ok=True)
+        os.replace(path, target)
+        released[kind] = target
+    return released

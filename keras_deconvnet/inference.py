@@ -67,6 +67,7 @@ class Predictor:
         num_classes: C, the number of logits per pixel.
         class_names: C names, from the export's metadata ("class_0", ... without it).
         palette: uint8 (C, 3) colours, from the metadata (the VOC colour map without it).
+        metadata: the whole metadata JSON ({} without one).
     """
 
     def __init__(self, input_size: tuple[int, int], num_classes: int, metadata: dict) -> None:
@@ -76,6 +77,7 @@ class Predictor:
         palette = metadata.get("palette") or voc_palette()[: self.num_classes]
         self.class_names = tuple(names)
         self.palette = np.asarray(palette, dtype=np.uint8)
+        self.metadata = metadata
 
     def logits(self, images: np.ndarray) -> np.ndarray:
         """Per-pixel scores whose argmax is the class.
@@ -235,7 +237,7 @@ def load_predictor(path: str | Path, num_threads: int | None = None) -> Predicto
     if not path.exists():
         raise UsageError(f"model not found: {path}")
     if path.suffix == ".keras":
-        return KerasPredictor(load_model(path), read_metadata(path))
+        return KerasPredictor(load_model(path, compile=False), read_metadata(path))
     try:
         if path.is_dir():
             return SavedModelPredictor(saved_model_dir(path))

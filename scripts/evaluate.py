@@ -25,9 +25,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
     parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder")
     parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
-    parser.add_argument("--mode", choices=EVALUATION_MODES, default="resize", help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: resize)")
+    parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
-    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: beside the model)")
+    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE)")
     return parser
 
 
@@ -36,10 +36,11 @@ def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.inference import load_predictor
 
     predictor = load_predictor(args.model)
+    mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
     options = {"num_classes": args.num_classes, "ignore_label": args.ignore_label} if args.dataset == "folder" else {}
     split, info = load_split(args.dataset, args.split, args.data_dir, **options)
     steps = int(split.cardinality())
-    batch = args.batch_size if args.mode == "resize" else 1
+    batch = args.batch_size if mode == "resize" else 1
     total = -(-steps // batch) if steps >= 0 else None
 
     def progress(batches):
@@ -48,12 +49,12 @@ def main(args: argparse.Namespace) -> None:
             yield item
             bar.add(1)
 
-    scores = evaluate(predictor, split, info, mode=args.mode, batch_size=args.batch_size, progress=progress)
+    scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress)
     model_path = Path(args.model)
-    out_dir = Path(args.out) if args.out else model_path.parent / f"eval_{model_path.stem}_{args.dataset}_{args.split}_{args.mode}"
+    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}")
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
     (out_dir / "scores.json").write_text(json.dumps({**scores, "class_names": list(info.class_names)}, indent=2))
-    print(f"{scores['images']} images of {args.dataset}/{args.split}, mode {args.mode}; confusion matrix: {csv_path}, {png_path}")
+    print(f"{scores['images']} images of {args.dataset}/{args.split}, mode {mode}; confusion matrix: {csv_path}, {png_path}")
     print(format_scores(scores, info.class_names))
 
 

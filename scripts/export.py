@@ -28,6 +28,7 @@ from keras_deconvnet.export import (
     ExportCheckError,
     export_model,
     format_check_table,
+    release_artifacts,
 )
 from keras_deconvnet.inference import model_input_size
 from keras_deconvnet.pipeline import evaluation_pipeline
@@ -56,6 +57,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--num-threads", type=int, default=os.cpu_count(), help="TFLite CPU threads in the check (default: all cores)"
+    )
+    parser.add_argument(
+        "--release", metavar="NAME",
+        help="after the check, rename the .keras and .tflite files to NAME.keras and NAME_<type>.tflite "
+        "(replacing an earlier release of that name) instead of keeping version numbers",
+    )
+    parser.add_argument(
+        "--evaluation-mode", choices=("resize", "original"),
+        help="the model's native evaluation setting, stored in the metadata; scripts/evaluate.py uses it by default",
     )
     return parser
 
@@ -100,7 +110,7 @@ def dataset_images(
 def main(args: argparse.Namespace) -> None:
     formats = parse_list(args.formats, FORMATS, "--formats")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
-    model = load_model(args.model)
+    model = load_model(args.model, compile=False)  # deployments need no optimizer state
     check_images, check_masks, info = dataset_images(args, args.check_split, args.check_images, model)
     calibration = None
     if "tflite" in formats and "int8" in tflite_types:
@@ -118,8 +128,12 @@ def main(args: argparse.Namespace) -> None:
         print(format_check_table(error.rows))
         raise
     print(format_check_table(result.checks))
+    artifacts = result.artifacts
+    if args.release:
+        extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}
+        artifacts = {**artifacts, **release_artifacts(artifacts, args.release, extra)}
     print(f"version {result.version} of {args.out}:")
-    for kind, path in result.artifacts.items():
+    for kind, path in artifacts.items():
         print(f"  {kind:<15} {path}")
 
 

@@ -341,3 +341,22 @@ def test_export_script_reports_a_missing_model_in_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: model file not found")
     assert not (tmp_path / "out").exists()
+
+
+def test_release_gives_stable_names_and_replaces_an_earlier_release(tmp_path):
+    from keras_deconvnet.export import release_artifacts
+    from keras_deconvnet.inference import read_metadata
+
+    def fake_export(version: int) -> dict:
+        files = {"keras": tmp_path / f"camvid_v{version}.keras", "tflite_int8": tmp_path / f"camvid_v{version}_int8.tflite"}
+        for kind, path in files.items():
+            path.write_text(f"{kind} v{version}")
+            path.with_suffix(".json").write_text(json.dumps({"num_classes": 11, "version": version}))
+        return {**files, "saved_model": tmp_path / str(version)}
+
+    release_artifacts(fake_export(1), "best", {"evaluation_mode": "original"})
+    released = release_artifacts(fake_export(2), "best", {"evaluation_mode": "original"})
+    assert released == {"keras": tmp_path / "best.keras", "tflite_int8": tmp_path / "best_int8.tflite"}
+    assert (tmp_path / "best.keras").read_text() == "keras v2"
+    assert read_metadata(tmp_path / "best_int8.tflite") == {"num_classes": 11, "version": 2, "evaluation_mode": "original"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.keras", "best_int8.json", "best_int8.tflite"]

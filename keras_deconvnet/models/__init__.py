@@ -72,14 +72,20 @@ def build_model(
     )
 
 
-def load_model(path: str | Path) -> keras.Model:
-    """Loads a `.keras` model saved from this package (its custom layers are registered)."""
+def load_model(path: str | Path, compile: bool = True) -> keras.Model:
+    """Loads a `.keras` model saved from this package (its custom layers are registered).
+
+    Args:
+        path: the `.keras` file.
+        compile: restore the loss, metrics and optimizer state too (to go on training);
+            False gives the bare model, which is what exports and inference need.
+    """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"model file not found: {path}")
     if path.suffix != ".keras":
         raise UsageError(f"{path} is not a .keras file; pass a model saved with model.save(...)")
     try:
-        return keras.models.load_model(path)
+        return keras.models.load_model(path, compile=compile)
     except Exception as error:
         raise UsageError(f"could not load {path}: {error}") from error
