@@ -16,12 +16,6 @@ _APPLICATIONS = {
     "large": keras.applications.MobileNetV3Large,
 }
 _WEIGHTS_FILE = "weights_mobilenet_v3_{size}_224_1.0_float_no_top_v2.h5"
-# keras.applications gives MobileNetV3's batch norms a momentum of 0.999, which suits
-# fine-tuning. Trained from scratch on a few hundred images (tens of steps an epoch), the
-# moving statistics then lag the weights by about a thousand steps, and the model in
-# inference mode (validation, export) predicts one class for many epochs. With 0.99 they
-# follow within about a hundred steps.
-ENCODER_BN_MOMENTUM = 0.99
 
 
 def check_weights_argument(weights: str | None) -> str | None:
@@ -50,9 +44,8 @@ def build_mobilenet_v3(
             or the path to a local copy of that weights file.
 
     Returns:
-        The `keras.applications` model, its batch norms' momentum set to
-        `ENCODER_BN_MOMENTUM`; its output is the last 1x1 conv (576 channels for Small) at
-        stride 32.
+        The `keras.applications` model; its output is the last 1x1 conv (576 channels for
+        Small) at stride 32.
     """
     weights = check_weights_argument(weights)
     application = _APPLICATIONS[size]
@@ -75,9 +68,6 @@ def build_mobilenet_v3(
             f"could not load backbone weights from {weights}: {error}; it must be the "
             f"Keras file {weights_file} or weights saved from the same encoder"
         ) from error
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = ENCODER_BN_MOMENTUM
     return backbone
 
 
