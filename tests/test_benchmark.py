@@ -1,0 +1,217 @@
+"""The benchmark: multiply-adds on tiny models counted by hand, the statistics, the tables,
+and one --quick run of the script on a 64x64 encoder and lean model (no VGG16)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from keras_deconvnet import UsageError, build_model
+from keras_deconvnet.benchmark import (
+    BenchmarkConfig,
+    PeakRSS,
+    Timer,
+    add_ratios,
+    count_multiply_adds,
+    format_ratio_table,
+    format_results_table,
+    format_targets_table,
+    latency_stats,
+    layer_calls,
+    layer_multiply_adds,
+    rss_bytes,
+    run_benchmark,
+    time_interleaved,
+)
+from keras_deconvnet.models.backbone import build_mobilenet_v3
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def one_layer(layer, input_shape) -> keras.Model:
+    inputs = keras.Input(input_shape)
+    return keras.Model(inputs, layer(inputs))
+
+
+def test_conv2d_multiply_adds_by_hand():
+    # 8x10 output (same padding), 3x3 kernel, 3 -> 4 channels: 8*10 * 3*3 * 3*4, bias not counted.
+    assert count_multiply_adds(one_layer(layers.Conv2D(4, 3, padding="same"), (8, 10, 3))) == 8640
+    # stride 2, valid: 3x4 output; 2 groups of 3 -> 2 channels: 3*4 * 3*3 * 6*4 / 2.
+    grouped = one_layer(layers.Conv2D(4, 3, strides=2, groups=2), (8, 10, 6))
+    assert grouped.output.shape[1:3] == (3, 4)
+    assert count_multiply_adds(grouped) == 1296
+
+
+def test_depthwise_separable_transposed_and_dense_by_hand():
+    # depthwise: 8*8 outputs * 3*3 kernel * 6 channels * depth multiplier 2
+    assert count_multiply_adds(one_layer(layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"), (8, 8, 6))) == 6912
+    # separable: depthwise 8*8*3*3*4 plus pointwise 8*8*4*5
+    assert count_multiply_adds(one_layer(layers.SeparableConv2D(5, 3, padding="same"), (8, 8, 4))) == 2304 + 1280
+    # transposed, stride 2: every one of the 4*5 input pixels spreads a 3x3x3x2 kernel
+    transposed = one_layer(layers.Conv2DTranspose(2, 3, strides=2, padding="same"), (4, 5, 3))
+    assert transposed.output.shape[1:3] == (8, 10)
+    assert count_multiply_adds(transposed) == 4 * 5 * 3 * 3 * 3 * 2
+    # dense on 3 positions of 6 features
+    assert count_multiply_adds(one_layer(layers.Dense(4), (3, 6))) == 3 * 6 * 4
+    # what is left out: batch norm, activations, pooling, resizing
+    inputs = keras.Input((8, 8, 3))
+    x = layers.BatchNormalization()(inputs)
+    x = layers.ReLU()(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.UpSampling2D(2, interpolation="bilinear")(x)
+    assert count_multiply_adds(keras.Model(inputs, x)) == 0
+
+
+def test_nested_models_are_counted_once_per_call():
+    inner_input = keras.Input((8, 8, 3))
+    inner = keras.Model(inner_input, layers.Conv2D(4, 1)(inner_input), name="inner")  # 8*8*3*4
+    sequential = keras.Sequential([layers.Conv2D(2, 1)], name="seq")  # 8*8*4*2
+    inputs = keras.Input((8, 8, 3))
+    outer = keras.Model(inputs, sequential(inner(inputs)))
+    assert count_multiply_adds(outer) == 768 + 512
+    paths = [path for path, *_ in layer_calls(outer)]
+    assert paths == ["inner/" + inner.layers[1].name, "seq/" + sequential.layers[0].name]
+    # a model called twice runs twice
+    twice = keras.Model(inputs, layers.Add()([inner(inputs), inner(inputs)]))
+    assert count_multiply_adds(twice) == 2 * 768
+
+
+def test_encoder_stages_cut_from_one_graph_add_up_to_the_encoder():
+    encoder = count_multiply_adds(build_mobilenet_v3((64, 64, 3)))
+    model = build_model("paper", num_classes=3, input_shape=(64, 64, 3))
+    stages = {"conv1", "conv2", "conv3", "conv4", "conv5"}
+    in_stages = sum(
+        layer_multiply_adds(layer, inputs[0], outputs[0])
+        for path, layer, inputs, outputs in layer_calls(model)
+        if path.split("/")[0] in stages
+    )
+    assert in_stages == encoder > 0
+    assert count_multiply_adds(model) > encoder
+
+
+def test_latency_stats_on_a_known_list():
+    assert latency_stats([float(v) for v in range(10, 0, -1)]) == {"median_ms": 5.5, "p90_ms": 9.1, "runs": 10}
+    assert latency_stats([3.0, 1.0, 2.0]) == pytest.approx({"median_ms": 2.0, "p90_ms": 2.8, "runs": 3})
+    with pytest.raises(UsageError):
+        latency_stats([])
+
+
+def test_time_interleaved_runs_every_model_each_round():
+    calls = []
+    timers = {
+        name: {"keras": Timer(lambda name=name: calls.append(name), runs=2, warmup=1)} for name in "ab"
+    }
+    times = time_interleaved(timers, rounds=2)
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 2
+    assert [len(times[name]["keras"]) for name in "ab"] == [4, 4]
+
+
+def test_peak_rss_sees_an_allocation():
+    if rss_bytes() is None:
+        pytest.skip("no /proc/self/statm here")
+    before = rss_bytes()
+    with PeakRSS() as peak:
+        block = np.ones(64 * 2**20, dtype=np.uint8)  # touched, so resident
+        del block
+    assert peak.bytes - before >= 32 * 2**20
+
+
+def fake_entry(scale: float, tflite: bool = True) -> dict:
+    latency = {"keras": {"median_ms": 10 * scale, "p90_ms": 12 * scale, "runs": 5}}
+    if tflite:
+        for kind in ("float32_1t", "float32_2t", "int8_1t", "int8_2t"):
+            latency[f"tflite_{kind}"] = {"median_ms": scale, "p90_ms": 1.5 * scale, "runs": 20}
+    sizes = {"keras": int(4e6 * scale)} | ({"tflite_float32": int(3e6 * scale), "tflite_int8": int(1e6 * scale)} if tflite else {})
+    return {
+        "parameters": int(1e6 * scale),
+        "multiply_adds": int(5e7 * scale),
+        "file_bytes": sizes,
+        "latency": latency,
+        "training": {"images_per_second": 100 / scale, "peak_memory_bytes": int(3e8 * scale)},
+        "notes": {} if tflite else {"tflite": "not converted: too big"},
+    }
+
+
+def test_tables_and_ratios():
+    entries = {"encoder": fake_entry(1), "lean": fake_entry(2), "deconvnet_vgg16": fake_entry(100, tflite=False)}
+    add_ratios(entries)
+    assert entries["lean"]["vs_encoder"]["keras_ms"] == pytest.approx(2)
+    assert entries["lean"]["vs_deconvnet_vgg16"]["keras_ms"] == pytest.approx(0.02)
+    assert entries["lean"]["vs_deconvnet_vgg16"]["tflite_float32_1t_ms"] is None
+    table = format_results_table(entries).splitlines()
+    assert table[0].startswith("| model | parameters | MMACs | .keras MB | f32 .tflite MB | int8 .tflite MB | Keras ms")
+    assert table[0].endswith("| train images/s | train peak MB |")
+    assert len(table) == 2 + 3
+    assert table[3].startswith("| lean | 2,000,000 | 100.0 | 8.0 | 6.0 | 2.0 | 20.00 / 24.00 | 2.00 / 3.00 |")
+    assert table[4].startswith("| deconvnet_vgg16 | 100,000,000 |") and "| - | - |" in table[4]
+    ratios = format_ratio_table(entries, "deconvnet_vgg16").splitlines()
+    assert ratios[2].startswith("| encoder | 0.01 | 0.01 | 0.01 | - | - | 0.01 | - |")
+    targets = format_targets_table([
+        {"target": "a", "measured": "1", "met": True},
+        {"target": "b", "measured": "2", "met": False},
+        {"target": "c", "measured": "not measured", "met": None},
+    ])
+    assert targets.splitlines()[2:] == ["| a | 1 | yes |", "| b | 2 | NO |", "| c | not measured | not measured |"]
+
+
+def test_bad_settings_fail_before_building_anything():
+    with pytest.raises(UsageError, match="unknown model nope"):
+        run_benchmark(BenchmarkConfig(models=("nope",)))
+    with pytest.raises(UsageError, match="multiples of 32"):
+        run_benchmark(BenchmarkConfig(sizes=((100, 100),)))
+
+
+def test_flags_and_quick_defaults(script):
+    def config(*argv):
+        return script.config_from_args(script.get_args_parser().parse_args(argv))
+
+    full = config()
+    assert full.sizes == ((224, 224), (352, 480)) and full.rounds == 5 and "paper" in full.models
+    quick = config("--quick")
+    assert quick.models == ("encoder", "lean", "deconvnet_vgg16") and quick.sizes == ((224, 224),)
+    assert quick.rounds == 1 and quick.vgg_train_steps == 0
+    custom = config("--quick", "--rounds", "3", "--input-size", "96x128", "--skip-vgg", "--threads", "1")
+    assert custom.rounds == 3 and custom.sizes == ((224, 224), (96, 128))
+    assert custom.models == ("encoder", "lean") and custom.threads == (1,)
+
+
+def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
+    argv = ["--quick", "--models", "encoder,lean", "--sizes", "64x64", "--skip-vgg",
+            "--calibration-images", "2", "--tflite-runs", "2", "--out", str(tmp_path / "bench")]
+    script.main(script.get_args_parser().parse_args(argv), argv)
+
+    result = json.loads((tmp_path / "bench.json").read_text())
+    assert result["sizes"] == ["64x64"] and result["command"].endswith(" ".join(argv))
+    assert {"cpu", "cores", "load_average", "tensorflow", "keras", "litert"} <= set(result["machine"])
+    lean = result["results"]["64x64"]["lean"]
+    assert lean["parameters"] > 0 and lean["multiply_adds"] > 0
+    assert set(lean["file_bytes"]) == {"keras", "tflite_float32", "tflite_int8"}
+    assert set(lean["latency"]) == {"keras", *(f"tflite_{t}_{n}t" for t in ("float32", "int8") for n in (1, 2))}
+    assert lean["latency"]["tflite_int8_1t"]["runs"] == 2
+    assert lean["training"]["images_per_second"] > 0 and np.isfinite(lean["training"]["loss"])
+    assert lean["tflite_non_builtin_ops"] == {"float32": [], "int8": []}
+    assert all(value is not None for value in lean["vs_encoder"].values())
+    assert all(value is None for value in lean["vs_deconvnet_vgg16"].values())
+    assert result["results"]["64x64"]["encoder"]["vs_encoder"]["parameters"] == 1.0
+    assert [target["met"] for target in result["targets"]][0] is True
+    assert result["targets"][3]["met"] is None  # no VGG16 in this run
+
+    markdown = (tmp_path / "bench.md").read_text()
+    assert markdown in capsys.readouterr().out  # printed too
+    header = "| model | parameters | MMACs | .keras MB | f32 .tflite MB | int8 .tflite MB | Keras ms"
+    assert markdown.count(header) == 3  # figures, ratio to the encoder, ratio to VGG16
+    assert "Ratio to the encoder:" in markdown and "| encoder | 1 | 1 |" in markdown
+    assert "- deconvnet_vgg16: not in this run, so no ratios to it" in markdown
+    assert "## Targets of `lean` (64x64)" in markdown and "| parameters <= 3M |" in markdown
