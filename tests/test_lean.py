@@ -27,15 +27,6 @@ def model() -> keras.Model:
     return build_lean_deconvnet(num_classes=3, input_shape=(64, 96, 3))
 
 
-@pytest.mark.parametrize("shape", [(64, 64, 3), (64, 96, 3)])
-def test_logits_at_the_input_size(shape, rng):
-    lean = build_lean_deconvnet(num_classes=2, input_shape=shape)
-    logits = lean.predict(random_images(rng, 2, *shape[:2]), verbose=0)
-    assert logits.shape == (2, shape[0], shape[1], 2)
-    assert logits.dtype == np.float32
-    assert np.isfinite(logits).all()
-
-
 def test_stages_mirror_the_encoder_with_skips_at_strides_4_8_16(model):
     for name, shape in STAGES_AT_64X96.items():
         assert tuple(model.get_layer(name).output.shape[1:]) == shape, name
@@ -48,44 +39,6 @@ def test_stages_mirror_the_encoder_with_skips_at_strides_4_8_16(model):
         if isinstance(layer, (keras.layers.Conv2DTranspose, keras.layers.UpSampling2D))
     ]
     assert upsamplers == ["Conv2DTranspose", "Conv2DTranspose", "UpSampling2D"]
-
-
-def test_parameter_count_is_about_1_2m_and_under_3m():
-    count = build_lean_deconvnet(num_classes=21, input_shape=(64, 64, 3)).count_params()
-    assert 1_100_000 <= count <= 1_300_000 < 3_000_000
-
-
-def test_keras_file_round_trips_outputs(model, tmp_path, rng):
-    images = random_images(rng, 2, 64, 96)
-    model.save(tmp_path / "lean.keras")
-    restored = keras.models.load_model(tmp_path / "lean.keras")
-    np.testing.assert_allclose(restored.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
-
-
-def test_one_training_step_changes_the_weights_and_keeps_them_finite(model, rng):
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-2),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255),
-        run_eagerly=True,  # tracing the train step takes ~10 s; one eager step ~1 s
-    )
-    labels = rng.integers(0, 3, size=(2, 64, 96)).astype("int32")
-    labels[:, :8] = 255
-    before = [weight.numpy().copy() for weight in model.trainable_weights]
-    loss = model.train_on_batch(random_images(rng, 2, 64, 96), labels)
-    after = [weight.numpy() for weight in model.trainable_weights]
-    assert np.isfinite(loss)
-    assert all(np.isfinite(weight).all() for weight in after)
-    assert any(not np.array_equal(old, new) for old, new in zip(before, after))
-
-
-def test_logits_stay_float32_under_mixed_precision():
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        lean = build_lean_deconvnet(num_classes=3, input_shape=(64, 64, 3))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert lean.get_layer("classifier").output.dtype == "float16"
-    assert lean.output.dtype == "float32"
 
 
 def test_tflite_float32_at_batch_1_has_builtin_ops_only_and_agrees_with_keras(model, tmp_path, rng):

@@ -4,9 +4,12 @@ import pytest
 
 from conftest import random_images
 from keras_deconvnet.models.heads import build_aspp_small, build_lraspp_large, build_lraspp_small
+from keras_deconvnet.models.lean import build_lean_deconvnet
 
-# builder -> parameter range at 21 classes, as its docstring gives it
+# The efficient models: builder -> parameter range at 21 classes, as its docstring gives it
+# (lean's target: at most 3M).
 BUILDERS = {
+    build_lean_deconvnet: (1_100_000, 1_300_000),
     build_lraspp_small: (1_000_000, 1_200_000),
     build_lraspp_large: (3_100_000, 3_400_000),
     build_aspp_small: (1_450_000, 1_700_000),
