@@ -5,7 +5,7 @@ NAME/<version>/, NAME_v<version>.keras and NAME_v<version>_<type>.tflite beside 
 with its metadata JSON. int8 is calibrated on --calibration-images images of the dataset's
 train split; every file is then compared with the Keras model on --check-images images of
 its val split, and the export fails (writing nothing) if float32 files agree on fewer than
-99.9% of pixels or float16 on fewer than 99.5%. See docs/serving.md.
+99.9% of pixels or float16 on fewer than 99.5%. See the README, "Export and serving".
 
 Example:
   python scripts/export.py --model runs/latest/best.keras --out saved_models/camvid \\
