@@ -259,14 +259,15 @@ def _count_batches(dataset) -> int:
 
 def prepare_data(config: TrainConfig) -> TrainingData:
     """Loads the train and validation splits and builds their pipelines."""
-    from keras_deconvnet.datasets import load_split
+    from keras_deconvnet.datasets import label_options, load_split
     from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
 
-    options = dict(config.dataset_options)
-    if config.dataset == "folder":
-        if config.num_classes is None:
-            raise UsageError("--dataset folder needs --num-classes (and --ignore-label if not 255)")
-        options.update(num_classes=config.num_classes, ignore_label=config.ignore_label)
+    if config.dataset == "folder" and config.num_classes is None:
+        raise UsageError("--dataset folder needs --num-classes (and --ignore-label if not 255)")
+    options = {
+        **config.dataset_options,
+        **label_options(config.dataset, config.num_classes, config.ignore_label),
+    }
     train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
     val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_deconvnet import build_model
 from keras_deconvnet.cli import parse_size, run
-from keras_deconvnet.datasets import DATASET_NAMES, load_split
+from keras_deconvnet.datasets import DATASET_NAMES, label_options, load_split
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 from keras_deconvnet.pipeline import training_pipeline
@@ -230,9 +230,7 @@ def main(args: argparse.Namespace) -> None:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive int")
     load_before = os.getloadavg()[0]
     if args.dataset:
-        options = {}
-        if args.dataset == "folder":
-            options = {"num_classes": args.num_classes, "ignore_label": args.ignore_label}
+        options = label_options(args.dataset, args.num_classes, args.ignore_label)
         split, info = load_split(args.dataset, args.split, args.data_dir, **options)
         dataset, num_classes, ignore_label = split.repeat(), info.num_classes, info.ignore_label
         data = f"TFDS {args.dataset} {args.split}"

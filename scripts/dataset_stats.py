@@ -27,14 +27,10 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.datasets import load_split
+    from keras_deconvnet.datasets import label_options, load_split
     from keras_deconvnet.datasets.stats import format_split_stats, split_stats
 
-    options = (
-        {"num_classes": args.num_classes, "ignore_label": args.ignore_label}
-        if args.dataset == "folder"
-        else {}
-    )
+    options = label_options(args.dataset, args.num_classes, args.ignore_label)
     dataset, info = load_split(args.dataset, args.split, args.data_dir, **options)
     print(format_split_stats(split_stats(dataset), info, args.split))
 

@@ -32,12 +32,12 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.datasets import load_split
+    from keras_deconvnet.datasets import label_options, load_split
     from keras_deconvnet.inference import load_predictor
 
     predictor = load_predictor(args.model)
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
-    options = {"num_classes": args.num_classes, "ignore_label": args.ignore_label} if args.dataset == "folder" else {}
+    options = label_options(args.dataset, args.num_classes, args.ignore_label)
     split, info = load_split(args.dataset, args.split, args.data_dir, **options)
     steps = int(split.cardinality())
     batch = args.batch_size if mode == "resize" else 1

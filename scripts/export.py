@@ -20,7 +20,7 @@ import numpy as np
 
 from keras_deconvnet import load_model
 from keras_deconvnet.cli import run
-from keras_deconvnet.datasets import DatasetInfo, load_split
+from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export import (
     FORMATS,
@@ -90,7 +90,7 @@ def dataset_images(
     if count < 1:
         raise UsageError(f"--calibration-images and --check-images must be at least 1, got {count}")
     num_classes = model.output_shape[-1]
-    options = {"num_classes": num_classes, "ignore_label": args.ignore_label} if args.calibration_dataset == "folder" else {}
+    options = label_options(args.calibration_dataset, num_classes, args.ignore_label)
     dataset, info = load_split(args.calibration_dataset, split, args.data_dir, **options)
     if info.num_classes != num_classes:
         raise UsageError(

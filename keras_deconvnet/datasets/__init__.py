@@ -27,7 +27,13 @@ from keras_deconvnet.errors import UsageError
 DATASET_NAMES: tuple[str, ...] = ("voc2012_segmentation", "camvid", "folder", "demo")
 CACHE_ENV = "KERAS_DECONVNET_TFDS_DIR"
 
-__all__ = ["DATASET_NAMES", "DatasetInfo", "cache_dir", "dataset_info", "load_split"]
+__all__ = ["DATASET_NAMES", "DatasetInfo", "cache_dir", "dataset_info", "label_options", "load_split"]
+
+
+def label_options(name: str, num_classes: int | None, ignore_label: int) -> dict:
+    """The `load_split` options a dataset needs from the user: a folder's classes and ignore
+    label (the other datasets know theirs, so they get none)."""
+    return {"num_classes": num_classes, "ignore_label": ignore_label} if name == "folder" else {}
 
 
 def cache_dir() -> Path:

@@ -182,6 +182,16 @@ def file_stamps(pairs: list[tuple[Path, Path]]) -> list[tuple]:
     ]
 
 
+def require_files(pairs: list[tuple[Path, Path]], problem: str) -> list[tuple[Path, Path]]:
+    """Returns `pairs` if every image and label exists; otherwise raises a UsageError
+    `"<path> <problem>"`, where `problem` says what is wrong and how to fix it."""
+    for pair in pairs:
+        for path in pair:
+            if not path.is_file():
+                raise UsageError(f"{path} {problem}")
+    return pairs
+
+
 def read_list(path: Path) -> list[list[str]]:
     """The non-empty lines of a list file, split on whitespace."""
     return [line.split() for line in path.read_text().splitlines() if line.strip()]

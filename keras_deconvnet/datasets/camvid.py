@@ -24,6 +24,7 @@ from keras_deconvnet.datasets.base import (
     config_name,
     file_stamps,
     read_list,
+    require_files,
 )
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import camvid_palette
@@ -78,11 +79,7 @@ def split_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
         ]
     else:
         return []
-    for image, label in pairs:
-        for path in (image, label):
-            if not path.is_file():
-                raise UsageError(f"{path} (listed for CamVid {split}) does not exist: {_FIX}")
-    return pairs
+    return require_files(pairs, f"(listed for CamVid {split}) does not exist: {_FIX}")
 
 
 class CamVid(SourceBuilder):

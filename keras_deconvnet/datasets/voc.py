@@ -33,6 +33,7 @@ from keras_deconvnet.datasets.base import (
     SourceConfig,
     config_name,
     read_list,
+    require_files,
 )
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import voc_palette
@@ -141,14 +142,6 @@ def _ids(list_file: Path) -> list[str]:
     return [fields[0] for fields in read_list(list_file)]
 
 
-def _checked_files(pairs: list[tuple[Path, Path]]) -> list[tuple[Path, Path]]:
-    for pair in pairs:
-        for path in pair:
-            if not path.is_file():
-                raise UsageError(f"{path} is listed but missing: re-extract the archive")
-    return pairs
-
-
 class Voc2012Segmentation(SourceBuilder):
     """Pascal VOC 2012 segmentation (21 classes, 255 = ignore) with SBD's `train_aug`."""
 
@@ -235,7 +228,10 @@ class Voc2012Segmentation(SourceBuilder):
                 else (sbd / "img" / f"{i}.jpg", sbd / "cls" / f"{i}.mat")
                 for i in sorted((sbd_ids | voc_train) - set(ids["val"]))
             ]
-        return {split: self._generate_examples(_checked_files(p)) for split, p in pairs.items()}
+        return {
+            split: self._generate_examples(require_files(p, "is listed but missing: re-extract the archive"))
+            for split, p in pairs.items()
+        }
 
     def _generate_examples(self, pairs: list[tuple[Path, Path]]) -> Iterator[tuple[str, dict]]:
         for image, label in pairs:
