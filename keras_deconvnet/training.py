@@ -20,7 +20,7 @@ from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 from keras_deconvnet.losses import SegmentationCrossEntropy
 from keras_deconvnet.metrics import mean_iou_metric, scores_from_confusion
-from keras_deconvnet.models import build_model
+from keras_deconvnet.models import build_model, load_model
 
 # Tables II and III of the paper; explicit flags override them.
 PRESETS = {
@@ -53,6 +53,7 @@ class TrainConfig:
     scale_range: tuple[float, float] = (0.5, 2.0)
     class_weights: str = "none"
     backbone_weights: str | None = None
+    init_weights: str | None = None  # a .keras model to start from (fine-tuning)
     patience: int = 20
     output_dir: str = "runs/latest"
     resume: bool = False
@@ -136,18 +137,25 @@ def median_frequency_weights(masks, num_classes: int) -> list[float]:
 
 
 def parse_class_weights(text: str, num_classes: int, training_masks) -> list[float] | None:
-    """'none', 'median-frequency' (from the training masks) or C comma-separated numbers."""
+    """'none', 'median-frequency', 'sqrt-median-frequency' or C comma-separated numbers.
+
+    Median-frequency weights (SegNet's) maximise the mean class accuracy; on CamVid they
+    weigh a pole 24 times a building, and the false poles, signs and fences they buy cost
+    more IoU than they gain. Their square roots keep rare classes heard at a fifth of the
+    contrast.
+    """
     if text == "none":
         return None
-    if text == "median-frequency":
-        return median_frequency_weights(training_masks(), num_classes)
+    if text in ("median-frequency", "sqrt-median-frequency"):
+        weights = median_frequency_weights(training_masks(), num_classes)
+        return weights if text == "median-frequency" else [round(w**0.5, 4) for w in weights]
     try:
         weights = [float(value) for value in text.split(",")]
     except ValueError:
         weights = []
     if len(weights) != num_classes:
         raise UsageError(
-            f"--class-weights must be none, median-frequency or {num_classes} comma-separated "
+            f"--class-weights must be none, median-frequency, sqrt-median-frequency or {num_classes} comma-separated "
             f"numbers, got '{text}'"
         )
     return weights
@@ -296,6 +304,24 @@ def prepare_data(config: TrainConfig) -> TrainingData:
     return TrainingData(train, val, info, steps, training_masks)
 
 
+def load_initial_weights(model: keras.Model, path: str | Path) -> None:
+    """Starts `model` from the weights of a saved model of the same architecture and classes.
+
+    The saved model's input size may differ: every weight of these fully convolutional
+    models is independent of it, so a model trained on small crops can be fine-tuned at
+    full resolution, or a released model trained further.
+    """
+    source = load_model(path, compile=False)
+    theirs, ours = source.get_weights(), model.get_weights()
+    if len(theirs) != len(ours) or any(a.shape != b.shape for a, b in zip(theirs, ours)):
+        classes = model.output.shape[-1]
+        raise UsageError(
+            f"--init-weights {path} holds a '{source.name}' model whose weights do not fit "
+            f"'{model.name}' with {classes} classes; pass a model of the same --model and dataset"
+        )
+    model.set_weights(theirs)
+
+
 def _check_run_dir(config: TrainConfig) -> Path:
     """The run folder: new, or an unfinished run when resuming. Created later, once the data loads."""
     run_dir = Path(config.output_dir)
@@ -332,6 +358,8 @@ def train(config: TrainConfig) -> dict:
             input_shape=(*config.input_size, 3),
             backbone_weights=config.backbone_weights,
         )
+        if config.init_weights:
+            load_initial_weights(model, config.init_weights)
         iou = mean_iou_metric(info.num_classes)
         model.compile(
             optimizer=build_optimizer(config, data.steps_per_epoch),

@@ -10,7 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_deconvnet.training import TrainConfig, train
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.models import build_model
+from keras_deconvnet.training import TrainConfig, load_initial_weights, train
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SMALL_DEMO = {"num_train": 16, "num_val": 8, "image_size": 64}
@@ -149,3 +151,17 @@ def test_train_script_gives_one_line_errors(tmp_path):
     assert bad.returncode == 2 and "invalid choice: 'rmsprop'" in bad.stderr
     resume = run_script(str(SCRIPTS / "train.py"), "--resume", "--output-dir", str(tmp_path / "nothing"))
     assert resume.returncode == 2 and "nothing to resume" in resume.stderr
+
+
+def test_init_weights_starts_from_a_saved_model_at_another_input_size(trained_run):
+    run_dir, _ = trained_run
+    saved = keras.models.load_model(run_dir / "best.keras", compile=False)
+    classes = saved.output.shape[-1]
+    model = build_model("paper", num_classes=classes, input_shape=(96, 96, 3))
+    load_initial_weights(model, run_dir / "best.keras")
+    assert all(np.array_equal(ours, theirs) for ours, theirs in zip(model.get_weights(), saved.get_weights()))
+    other = build_model("paper", num_classes=classes + 1, input_shape=(64, 64, 3))
+    with pytest.raises(UsageError, match="do not fit 'paper'"):
+        load_initial_weights(other, run_dir / "best.keras")
+    with pytest.raises(UsageError, match="model file not found"):
+        load_initial_weights(model, run_dir / "missing.keras")

@@ -56,5 +56,9 @@ def test_median_frequency_weights_follow_segnet():
 def test_class_weights_flag():
     assert parse_class_weights("none", 3, None) is None
     assert parse_class_weights("1,2,3", 3, None) == [1.0, 2.0, 3.0]
+    masks = lambda: [np.array([0] * 12 + [1] * 3 + [2])]  # frequencies 12/16, 3/16, 1/16
+    full = parse_class_weights("median-frequency", 3, masks)
+    np.testing.assert_allclose(full, [0.25, 1.0, 3.0])
+    np.testing.assert_allclose(parse_class_weights("sqrt-median-frequency", 3, masks), np.sqrt(full), atol=1e-4)
     with pytest.raises(UsageError, match="3 comma-separated numbers"):
         parse_class_weights("1,2", 3, None)

@@ -1,0 +1,55 @@
+"""Export a model as `.keras`, a TF Serving SavedModel and TFLite, and check every file.
+
+`export_model(model, "saved_models/NAME", check_images)` writes one new version of NAME:
+
+```
+saved_models/NAME/
+  3/                        SavedModel, what TF Serving serves (numbered folders only)
+    assets.extra/keras_deconvnet.json    its metadata
+  NAME_v3.keras, NAME_v3.json
+  NAME_v3_float32.tflite, NAME_v3_float32.json    (and _float16, _int8)
+```
+
+Everything is written to a hidden temporary folder inside `saved_models/NAME`, measured
+against the Keras model on the check images, and only then moved into place, the
+SavedModel last (TF Serving picks a version up as soon as its folder appears). A failed
+export leaves nothing behind; an existing version or file is never overwritten.
+
+SavedModel signatures (stable names, see the README, "Export and serving"):
+- `serving_default`: `images` float32 (B, H, W, 3) RGB 0..255 at the model's size ->
+  `class_map` int32 (B, H, W), `probabilities` float32 (B, H, W, C) (softmax).
+- `serving_bytes`: `image_bytes` string (B,) encoded JPEG/PNG/BMP/GIF of any size ->
+  `class_map` int32 (B, Hmax, Wmax) at each image's ORIGINAL size, padded with -1 to the
+  largest image of the batch, and `height`, `width` int32 (B,) to crop it. Each image is
+  resized (bilinear) to the model's size; its logits are resized (bilinear) back to the
+  original size before the argmax, as `keras_deconvnet.evaluation.segment` does.
+
+TFLite files have batch size 1, built-in ops only, float32 input (RGB 0..255) and float32
+logits output, for float16 and int8 too: float16 stores the weights in half precision,
+int8 quantises weights and activations (full-integer post-training quantisation with a
+representative dataset) between a QUANTIZE and a DEQUANTIZE op.
+"""
+
+from keras_deconvnet.export.check import format_check_table
+from keras_deconvnet.export.exporter import FORMATS, ExportCheckError, export_model
+from keras_deconvnet.export.metadata import next_version, release_artifacts
+from keras_deconvnet.export.saved_model import BYTES_INPUT, PADDING_CLASS
+from keras_deconvnet.export.serving import class_maps_from_rest_response, crop_class_maps, rest_request_body
+from keras_deconvnet.export.tflite import TFLITE_TYPES, convert_tflite, non_builtin_ops
+
+__all__ = [
+    "BYTES_INPUT",
+    "FORMATS",
+    "PADDING_CLASS",
+    "TFLITE_TYPES",
+    "ExportCheckError",
+    "class_maps_from_rest_response",
+    "convert_tflite",
+    "crop_class_maps",
+    "export_model",
+    "format_check_table",
+    "next_version",
+    "non_builtin_ops",
+    "release_artifacts",
+    "rest_request_body",
+]

@@ -1,0 +1,154 @@
+"""`export_model`: write every artifact to a staging folder, check it, then publish it."""
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export.check import MIN_AGREEMENT, CheckRow, check_artifacts
+from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version
+from keras_deconvnet.export.saved_model import write_saved_model
+from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
+from keras_deconvnet.inference import KerasPredictor, metadata_path, model_input_size
+
+FORMATS = ("keras", "saved_model", "tflite")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What `export_model` wrote: the version, each artifact's final path, and the check."""
+
+    version: int
+    artifacts: dict[str, Path]
+    checks: list[CheckRow]
+
+
+class ExportCheckError(UsageError):
+    """An artifact disagrees with the Keras model more than allowed; `rows` holds the check."""
+
+    def __init__(self, message: str, rows: list[CheckRow]) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+def export_model(
+    model: keras.Model,
+    out_dir: str | Path,
+    check_images: np.ndarray,
+    *,
+    check_masks: np.ndarray | None = None,
+    formats: Sequence[str] = FORMATS,
+    tflite_types: Sequence[str] = TFLITE_TYPES,
+    calibration_images: Iterable[np.ndarray] | None = None,
+    class_names: Sequence[str] | None = None,
+    palette: np.ndarray | None = None,
+    source_model: str | None = None,
+    latency_runs: int = 20,
+    num_threads: int | None = None,
+    min_agreement: Mapping[str, float] = MIN_AGREEMENT,
+) -> ExportResult:
+    """Exports a model as a new version of `out_dir`, checks it, and only then publishes it.
+
+    Args:
+        model: a functional model from RGB 0..255 images (B, H, W, 3) to logits (B, H, W, C).
+        out_dir: the model folder, `saved_models/NAME` (created if needed).
+        check_images: float32 (N, H, W, 3) RGB 0..255 at the model's size.
+        check_masks: optional int (N, H, W) labels (255 ignored) for the mIoU column.
+        formats: any of "keras", "saved_model", "tflite".
+        tflite_types: any of "float32", "float16", "int8".
+        calibration_images: int8's representative dataset (see `convert_tflite`).
+        class_names, palette, source_model: for the metadata (see `artifact_metadata`).
+        latency_runs: single-image runs whose median is the latency.
+        num_threads: TFLite CPU threads for the check (None: LiteRT's default).
+        min_agreement: {kind: required agreement}; kinds absent are only reported.
+
+    Returns:
+        The version, each artifact's path and the check rows.
+
+    Raises:
+        ExportCheckError: an artifact agrees with the Keras model less than required.
+        UsageError: bad arguments, or a conversion that failed or needs non-built-in ops.
+        In every case nothing is left behind (not even `out_dir`, if the export created it).
+
+    Example:
+        >>> result = export_model(model, "saved_models/camvid", images, check_masks=masks,
+        ...                       calibration_images=train_images)
+        >>> print(format_check_table(result.checks))
+    """
+    check_images = _checked_images(check_images, model_input_size(model))
+    formats = _checked_choices(formats, FORMATS, "format")
+    tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type") if "tflite" in formats else ()
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the export folder {out_dir}: {error}") from None
+    version = next_version(out_dir)
+    names = artifact_names(out_dir.name, version, formats, tflite_types)
+    metadata = {"class_names": class_names, "palette": palette, "source_model": source_model}
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    try:
+        _write_artifacts(model, staging, names, metadata, calibration_images)
+        artifacts = {kind: staging / name for kind, name in names.items()}
+        rows = check_artifacts(
+            KerasPredictor(model), artifacts, check_images, check_masks,
+            latency_runs=latency_runs, num_threads=num_threads, min_agreement=min_agreement,
+        )
+        failed = [row for row in rows if not row.passed]
+        if failed:
+            raise ExportCheckError(_failure_message(failed, out_dir), rows)
+        _publish(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+    return ExportResult(version, {kind: out_dir / name for kind, name in names.items()}, rows)
+
+
+def _checked_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[1:] != (*size, 3) or not len(images):
+        raise UsageError(f"check images must be (N >= 1, {size[0]}, {size[1]}, 3) RGB 0..255, got {images.shape}")
+    return images
+
+
+def _failure_message(failed: Sequence[CheckRow], out_dir: Path) -> str:
+    reasons = [
+        f"{row.kind} agrees with the Keras model on {100 * row.agreement:.2f}% of pixels, "
+        f"below the required {100 * row.min_agreement:.2f}%"
+        for row in failed
+    ]
+    return "; ".join(reasons) + f"; nothing was written to {out_dir}"
+
+
+def _write_artifacts(model, folder: Path, names: dict[str, str], metadata: dict, calibration_images) -> None:
+    tflite_types = [kind.removeprefix("tflite_") for kind in names if kind.startswith("tflite_")]
+    if tflite_types:
+        for dtype, content in convert_tflite(model, tflite_types, calibration_images).items():
+            (folder / names[f"tflite_{dtype}"]).write_bytes(content)
+    if "keras" in names:
+        model.save(folder / names["keras"])
+    if "saved_model" in names:
+        write_saved_model(model, folder / names["saved_model"])
+    for kind, name in names.items():
+        path = metadata_path(folder / name)
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(artifact_metadata(model, kind, **metadata), indent=2) + "\n")
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Moves the staged files into `out_dir`, version folders last; never overwrites."""
+    entries = sorted(staging.iterdir(), key=lambda entry: entry.name.isdigit())
+    taken = [entry.name for entry in entries if (out_dir / entry.name).exists()]
+    if taken:
+        raise UsageError(f"{', '.join(taken)} already exist in {out_dir}; another export ran at the same time?")
+    for entry in entries:
+        os.rename(entry, out_dir / entry.name)

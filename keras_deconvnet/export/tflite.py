@@ -1,0 +1,127 @@
+"""TFLite conversion: batch size 1, built-in ops only, float32, float16 and int8."""
+
+import tempfile
+from collections.abc import Iterable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from ai_edge_litert import schema_py_generated as tflite_schema
+
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.inference import SERVING_SIGNATURE, model_input_size
+
+TFLITE_TYPES = ("float32", "float16", "int8")
+
+
+def convert_tflite(
+    model: keras.Model,
+    tflite_types: Sequence[str] = TFLITE_TYPES,
+    calibration_images: Iterable[np.ndarray] | None = None,
+) -> dict[str, bytes]:
+    """Converts a model to TFLite flatbuffers of batch size 1 with built-in ops only.
+
+    The model goes through a temporary batch-1 SavedModel (`TFLiteConverter.from_saved_model`,
+    as Keras' own LiteRT export does), converted once per type.
+
+    Args:
+        model: a functional model from RGB 0..255 images to logits.
+        tflite_types: any of "float32", "float16" and "int8".
+        calibration_images: for int8, the representative dataset: (H, W, 3) RGB 0..255
+            images at the model's size (an (N, H, W, 3) array works); a few hundred are
+            enough. Read once.
+
+    Returns:
+        {dtype: flatbuffer bytes}.
+
+    Raises:
+        UsageError: int8 without calibration images, a failed conversion, or a model that
+            needs Flex (TF Select) or custom ops, which are named.
+    """
+    tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type")
+    if "int8" in tflite_types and calibration_images is None:
+        raise UsageError("int8 TFLite needs calibration images (a representative dataset)")
+    height, width = model_input_size(model)
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint(
+        SERVING_SIGNATURE,
+        lambda image: {"logits": model(image, training=False)},
+        input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32, name="image")],
+    )
+    with tempfile.TemporaryDirectory() as saved_model:
+        archive.write_out(saved_model, verbose=False)
+        return {
+            dtype: _convert(saved_model, dtype, calibration_images, (height, width)) for dtype in tflite_types
+        }
+
+
+def _convert(saved_model: str, dtype: str, calibration_images, size: tuple[int, int]) -> bytes:
+    """One TFLite flatbuffer of the batch-1 SavedModel; fails on non-built-in ops."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    # Select TF ops are allowed only so that the flatbuffer names the offending ops
+    # (non_builtin_ops) instead of the converter failing with an MLIR dump.
+    builtins = tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if dtype == "int8" else tf.lite.OpsSet.TFLITE_BUILTINS
+    converter.target_spec.supported_ops = [builtins, tf.lite.OpsSet.SELECT_TF_OPS]
+    if dtype != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if dtype == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if dtype == "int8":
+        converter.representative_dataset = _representative_dataset(calibration_images, size)
+    try:
+        content = converter.convert()
+    except UsageError:
+        raise
+    except Exception as error:
+        raise UsageError(f"TFLite {dtype} conversion failed: {_last_error_line(error)}") from error
+    unsupported = non_builtin_ops(content)
+    if unsupported:
+        raise UsageError(
+            f"the {dtype} TFLite model needs ops that are not TFLite built-ins: "
+            f"{', '.join(unsupported)}; only built-in ops are allowed"
+        )
+    return content
+
+
+def _representative_dataset(images: Iterable[np.ndarray], size: tuple[int, int]):
+    def generate():
+        count = 0
+        for image in images:
+            image = np.asarray(image, dtype=np.float32)
+            if image.shape != (*size, 3):
+                raise UsageError(f"calibration images must be ({size[0]}, {size[1]}, 3), got {image.shape}")
+            count += 1
+            yield [image[None]]
+        if not count:
+            raise UsageError("int8 TFLite needs calibration images; none were given")
+
+    return generate
+
+
+def non_builtin_ops(content: bytes) -> list[str]:
+    """The ops of a TFLite flatbuffer that are not built-ins, sorted.
+
+    Flex (TF Select) ops appear as "FlexCumprod" and the like, other custom ops by their
+    custom code. An empty list means the model runs on any stock LiteRT runtime.
+    """
+    model = tflite_schema.Model.GetRootAs(content, 0)
+    names = set()
+    for index in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(index)
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == tflite_schema.BuiltinOperator.CUSTOM:
+            names.add(code.CustomCode().decode())
+    return sorted(names)
+
+
+def _checked_choices(values: Sequence[str], choices: Sequence[str], what: str) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(values))
+    unknown = [value for value in values if value not in choices]
+    if unknown or not values:
+        raise UsageError(f"unknown {what} {', '.join(unknown) or '(none)'}; choose from {', '.join(choices)}")
+    return values
+
+
+def _last_error_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
