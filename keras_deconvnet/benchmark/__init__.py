@@ -1,0 +1,50 @@
+"""Measure every model, and the bare encoder as the floor, in one process (issue 7).
+
+For each model and input size: parameters, multiply-adds counted from the graph, `.keras`
+and TFLite (float32, int8) file sizes, batch-1 inference latency (Keras and LiteRT with 1
+and 2 threads, median and p90), training throughput and peak training memory, and every
+figure as a ratio to the encoder's and to the VGG16 DeconvNet's, measured in the same run.
+`run_benchmark(config)` does it all; `format_report(result)` writes the Markdown.
+
+Example:
+    >>> result = run_benchmark(BenchmarkConfig(models=("encoder", "lean"), sizes=((224, 224),)))
+    >>> print(format_report(result))
+
+`scripts/benchmark.py` is the command line. Nothing here is timed in a subprocess: the
+figures of one run share the machine's conditions, which the report records.
+"""
+
+from keras_deconvnet.benchmark.config import MODEL_NAMES, QUICK, VGG, BenchmarkConfig
+from keras_deconvnet.benchmark.cost import count_multiply_adds, layer_calls, layer_multiply_adds
+from keras_deconvnet.benchmark.memory import PeakRSS, rss_bytes
+from keras_deconvnet.benchmark.report import (
+    add_ratios,
+    format_ratio_table,
+    format_report,
+    format_results_table,
+    format_targets_table,
+)
+from keras_deconvnet.benchmark.run import run_benchmark, size_name
+from keras_deconvnet.benchmark.timing import Timer, latency_stats, time_interleaved
+
+__all__ = [
+    "MODEL_NAMES",
+    "QUICK",
+    "VGG",
+    "BenchmarkConfig",
+    "PeakRSS",
+    "Timer",
+    "add_ratios",
+    "count_multiply_adds",
+    "format_ratio_table",
+    "format_report",
+    "format_results_table",
+    "format_targets_table",
+    "latency_stats",
+    "layer_calls",
+    "layer_multiply_adds",
+    "rss_bytes",
+    "run_benchmark",
+    "size_name",
+    "time_interleaved",
+]

@@ -1,0 +1,254 @@
+"""The report: headline figures, ratios to the references, the targets of `lean`, Markdown."""
+
+from collections.abc import Callable, Mapping, Sequence
+
+from keras_deconvnet.benchmark.config import ENCODER, REFERENCES, TFLITE_TYPES, VGG
+
+# ------------------------------------------------------------------------------ figures
+
+
+def headline_figures(entry: dict, threads: Sequence[int] = (1, 2)) -> dict[str, float | None]:
+    """The figures of one entry that tables and ratios show (None: not measured).
+
+    Keys: parameters, multiply_adds, keras_mb, tflite_float32_mb, tflite_int8_mb,
+    keras_ms, tflite_<dtype>_<n>t_ms (medians), train_images_per_second, train_peak_mb.
+    """
+    if "skipped" in entry:
+        entry = {}
+    sizes = entry.get("file_bytes", {})
+    latency = entry.get("latency", {})
+    training = entry.get("training") or {}
+    figures = {
+        "parameters": entry.get("parameters"),
+        "multiply_adds": entry.get("multiply_adds"),
+        "keras_mb": _scaled(sizes.get("keras"), 1e-6),
+        **{f"tflite_{dtype}_mb": _scaled(sizes.get(f"tflite_{dtype}"), 1e-6) for dtype in TFLITE_TYPES},
+        "keras_ms": latency.get("keras", {}).get("median_ms"),
+    }
+    for dtype in TFLITE_TYPES:
+        for count in threads:
+            figures[f"tflite_{dtype}_{count}t_ms"] = latency.get(f"tflite_{dtype}_{count}t", {}).get("median_ms")
+    figures["train_images_per_second"] = training.get("images_per_second")
+    figures["train_peak_mb"] = _scaled(training.get("peak_memory_bytes"), 1e-6)
+    return figures
+
+
+def _scaled(value, factor):
+    return None if value is None else value * factor
+
+
+def add_ratios(entries: dict[str, dict], threads: Sequence[int] = (1, 2)) -> None:
+    """Adds "vs_encoder" and "vs_deconvnet_vgg16" to every entry: each headline figure
+    divided by the reference's at the same size (None where either is missing)."""
+    figures = {name: headline_figures(entry, threads) for name, entry in entries.items()}
+    for name, entry in entries.items():
+        for reference in REFERENCES:
+            base = figures.get(reference, {})
+            entry[f"vs_{reference}"] = {
+                key: (value / base[key] if value is not None and base.get(key) else None)
+                for key, value in figures[name].items()
+            }
+
+
+def _target(target: str, values: Sequence, met: Callable[..., bool], measured: Callable[..., str]) -> dict:
+    """A target row; "not measured" (met None) when any of `values` is None."""
+    if any(value is None for value in values):
+        return {"target": target, "measured": "not measured", "met": None}
+    return {"target": target, "measured": measured(*values), "met": bool(met(*values))}
+
+
+def _flex_target(result: dict) -> dict:
+    """No Flex (TF Select) or custom op in any TFLite file of `lean`, at any size."""
+    target = "no Flex (TF Select) or custom ops in its TFLite files"
+    lean = {size: models["lean"] for size, models in result["results"].items() if "lean" in models}
+    failures = [
+        f"{size}: {entry['notes']['tflite']}" for size, entry in lean.items() if "tflite" in entry.get("notes", {})
+    ]
+    ops = {f"{size} {dtype}": found for size, entry in lean.items()
+           for dtype, found in entry.get("tflite_non_builtin_ops", {}).items()}
+    flex = sorted({op for found in ops.values() for op in found})
+    if failures:  # convert_tflite refuses Flex and custom ops, naming them
+        return {"target": target, "measured": "; ".join(failures), "met": False}
+    if not ops:
+        return {"target": target, "measured": "not measured", "met": None}
+    measured = f"{', '.join(flex)} in {', '.join(ops)}" if flex else f"built-in ops only ({', '.join(ops)})"
+    return {"target": target, "measured": measured, "met": not flex}
+
+
+def lean_targets(result: dict) -> list[dict]:
+    """The issue-7 targets of `lean`, judged at the run's first size.
+
+    Returns:
+        [{"target", "measured", "met"}]; met is None where a figure was not measured.
+    """
+    size = result["sizes"][0]
+    entries = result["results"][size]
+    lean, encoder, vgg = (headline_figures(entries.get(name, {})) for name in ("lean", ENCODER, VGG))
+    return [
+        _target("parameters <= 3M", [lean["parameters"]], lambda n: n <= 3_000_000, lambda n: f"{n:,}"),
+        _target(
+            f"TFLite float32 latency at {size}, 1 thread, <= 2.0x the encoder's",
+            [lean["tflite_float32_1t_ms"], encoder["tflite_float32_1t_ms"]],
+            lambda ours, floor: ours <= 2.0 * floor,
+            lambda ours, floor: f"{ours:.2f} / {floor:.2f} ms = {ours / floor:.2f}x",
+        ),
+        _target(
+            "TFLite int8 faster than float32 (1 thread)",
+            [lean["tflite_int8_1t_ms"], lean["tflite_float32_1t_ms"]],
+            lambda int8, f32: int8 < f32,
+            lambda int8, f32: f"int8 {int8:.2f} vs float32 {f32:.2f} ms"
+            + _two_threads(lean["tflite_int8_2t_ms"], lean["tflite_float32_2t_ms"]),
+        ),
+        _target(
+            ">= 50x faster than the VGG16 DeconvNet (Keras latency; VGG16 has no TFLite here)",
+            [lean["keras_ms"], vgg["keras_ms"]],
+            lambda ours, theirs: theirs >= 50 * ours,
+            lambda ours, theirs: f"{theirs:.0f} / {ours:.2f} ms = {theirs / ours:.0f}x",
+        ),
+        _flex_target(result),
+    ]
+
+
+def _two_threads(int8: float | None, f32: float | None) -> str:
+    return "" if int8 is None or f32 is None else f"; 2 threads: {int8:.2f} vs {f32:.2f} ms"
+
+
+# ------------------------------------------------------------------------------ tables
+
+
+# (key of headline_figures, Markdown header, formatter); the latency columns between them
+# come from `_columns`, shown as "median / p90".
+_SIZE_COLUMNS = (
+    ("parameters", "parameters", lambda v: f"{v:,}"),
+    ("multiply_adds", "MMACs", lambda v: f"{v / 1e6:,.1f}"),
+    ("keras_mb", ".keras MB", lambda v: f"{v:.1f}"),
+    ("tflite_float32_mb", "f32 .tflite MB", lambda v: f"{v:.1f}"),
+    ("tflite_int8_mb", "int8 .tflite MB", lambda v: f"{v:.1f}"),
+)
+_TRAINING_COLUMNS = (
+    ("train_images_per_second", "train images/s", lambda v: f"{v:.1f}"),
+    ("train_peak_mb", "train peak MB", lambda v: f"{v:,.0f}"),
+)
+
+
+def _columns(threads: Sequence[int]) -> list[tuple]:
+    latency = [("keras_ms", "Keras ms", None)] + [
+        (f"tflite_{dtype}_{count}t_ms", f"{'f32' if dtype == 'float32' else dtype} {count} "
+         f"thread{'s' if count > 1 else ''} ms", None)
+        for dtype in TFLITE_TYPES
+        for count in threads
+    ]
+    return [*_SIZE_COLUMNS, *latency, *_TRAINING_COLUMNS]
+
+
+def _table_header(columns: Sequence[tuple]) -> list[str]:
+    return ["| model | " + " | ".join(header for _, header, _ in columns) + " |", "|---|" + "---:|" * len(columns)]
+
+
+def format_results_table(entries: Mapping[str, dict], threads: Sequence[int] = (1, 2)) -> str:
+    """One size's figures as Markdown: a row per model; latencies "median / p90" in ms,
+    "-" where a figure was not measured."""
+    columns = _columns(threads)
+    lines = _table_header(columns)
+    for name, entry in entries.items():
+        figures = headline_figures(entry, threads)
+        cells = []
+        for key, _, formatter in columns:
+            value = figures[key]
+            if value is None:
+                cells.append("-")
+            elif formatter is None:  # a latency: median / p90
+                stats = entry["latency"][key.removesuffix("_ms")]
+                cells.append(f"{stats['median_ms']:.2f} / {stats['p90_ms']:.2f}")
+            else:
+                cells.append(formatter(value))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_ratio_table(entries: Mapping[str, dict], reference: str, threads: Sequence[int] = (1, 2)) -> str:
+    """Every figure divided by `reference`'s at the same size (latencies: medians)."""
+    columns = _columns(threads)
+    lines = _table_header(columns)
+    for name, entry in entries.items():
+        ratios = entry.get(f"vs_{reference}", {})
+        cells = ["-" if ratios.get(key) is None else f"{ratios[key]:.3g}" for key, _, _ in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def format_targets_table(targets: Sequence[dict]) -> str:
+    """The targets as Markdown: target, measured, met (yes / NO / not measured)."""
+    lines = ["| target | measured | met |", "|---|---|---|"]
+    for target in targets:
+        met = "not measured" if target["met"] is None else "yes" if target["met"] else "NO"
+        lines.append(f"| {target['target']} | {target['measured']} | {met} |")
+    return "\n".join(lines)
+
+
+def _notes(entries: Mapping[str, dict]) -> list[str]:
+    lines = []
+    for name, entry in entries.items():
+        if "skipped" in entry:
+            lines.append(f"- {name}: not built: {entry['skipped']}")
+        for what, note in entry.get("notes", {}).items():
+            lines.append(f"- {name}, {what}: {note}")
+    return lines
+
+
+def format_report(result: dict) -> str:
+    """The whole Markdown report: conditions, per size the figures and both ratio tables,
+    then the targets of `lean`."""
+    config, machine = result["config"], result["machine"]
+    threads = config["threads"]
+    load = machine["load_average"]
+    lines = [
+        "# Benchmark: every model against the encoder floor and the VGG16 DeconvNet",
+        "",
+        f"- command: `{result['command']}`",
+        f"- date: {result['date']}; wall time {result['seconds']:.0f} s",
+        f"- machine: {machine['cpu']}, {machine['cores']} cores; load average (1, 5, 15 min) "
+        f"before {', '.join(f'{v:.2f}' for v in load['before'])}, after "
+        f"{', '.join(f'{v:.2f}' for v in load['after'])} (other processes slow every figure)",
+        f"- TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, LiteRT (ai-edge-litert) "
+        f"{machine['litert']}, Python {machine['python']}",
+        f"- {config['num_classes']} classes, random weights. Multiply-adds (MMACs: millions per image) are "
+        "counted from the graph: convolutions (regular, depthwise, separable, transposed) and "
+        "dense layers; batch norm, activations, pooling, resizing, unpooling, adds and "
+        "multiplies are left out.",
+        "- TFLite: batch 1, built-in ops only, float32 and int8 (full-integer post-training "
+        f"quantisation calibrated on {config['calibration_images']} random 0..255 images, float "
+        "input and output), converted with `keras_deconvnet.export.convert_tflite`.",
+        f"- Latency, batch 1, ms as median / p90: {config['rounds']} rounds, each running every "
+        f"model in turn (LiteRT {config['tflite_runs']} runs a round after "
+        f"{config['tflite_warmup']} warm-up runs, XNNPACK as it applies by default; Keras: the "
+        f"model called in a `tf.function`, TensorFlow's default threads, {config['keras_runs']} "
+        f"runs a round after {config['keras_warmup']} warm-up runs, the VGG16 DeconvNet "
+        f"{config['vgg_runs']} after 1).",
+        f"- Training: `train_on_batch` at batch {config['batch_size']}, Adam, "
+        f"`SegmentationCrossEntropy()`, random images and labels, {config['train_steps']} timed "
+        f"steps after {config['train_warmup']} warm-up steps (VGG16 DeconvNet: "
+        f"{config['vgg_train_steps']} after 1); the encoder alone is trained with its 576 "
+        "output channels as logits at stride 32. Peak MB: the largest resident size of the "
+        "process (sampled every 5 ms by a thread) during those steps minus the resident size "
+        "just before them: optimizer state, gradients, activations and the traced graph, not "
+        "the weights.",
+        "- Ratios: the model's figure divided by the reference's in the same run and at the "
+        "same size (below 1: smaller or faster, except images/s, where above 1 is faster).",
+    ]
+    for size, entries in result["results"].items():
+        notes = _notes(entries)
+        lines += [
+            "", f"## {size}", "", format_results_table(entries, threads),
+            "", "Ratio to the encoder:", "", format_ratio_table(entries, ENCODER, threads),
+            "", "Ratio to the VGG16 DeconvNet:", "", format_ratio_table(entries, VGG, threads),
+        ]
+        notes += [
+            f"- {reference}: not in this run, so no ratios to it"
+            for reference in REFERENCES
+            if reference not in entries
+        ]
+        if notes:
+            lines += ["", "Not measured:", "", *notes]
+    lines += ["", f"## Targets of `lean` ({result['sizes'][0]})", "", format_targets_table(result["targets"]), ""]
+    return "\n".join(lines)
