@@ -155,8 +155,8 @@ def parse_class_weights(text: str, num_classes: int, training_masks) -> list[flo
         weights = []
     if len(weights) != num_classes:
         raise UsageError(
-            f"--class-weights must be none, median-frequency, sqrt-median-frequency or {num_classes} comma-separated "
-            f"numbers, got '{text}'"
+            f"--class-weights must be none, median-frequency, sqrt-median-frequency or "
+            f"{num_classes} comma-separated numbers, got '{text}'"
         )
     return weights
 
@@ -312,14 +312,14 @@ def load_initial_weights(model: keras.Model, path: str | Path) -> None:
     full resolution, or a released model trained further.
     """
     source = load_model(path, compile=False)
-    theirs, ours = source.get_weights(), model.get_weights()
-    if len(theirs) != len(ours) or any(a.shape != b.shape for a, b in zip(theirs, ours)):
+    shapes = lambda m: [tuple(weight.shape) for weight in m.weights]
+    if shapes(source) != shapes(model):
         classes = model.output.shape[-1]
         raise UsageError(
             f"--init-weights {path} holds a '{source.name}' model whose weights do not fit "
             f"'{model.name}' with {classes} classes; pass a model of the same --model and dataset"
         )
-    model.set_weights(theirs)
+    model.set_weights(source.get_weights())
 
 
 def _check_run_dir(config: TrainConfig) -> Path:
@@ -358,7 +358,8 @@ def train(config: TrainConfig) -> dict:
             input_shape=(*config.input_size, 3),
             backbone_weights=config.backbone_weights,
         )
-        if config.init_weights:
+        # A resumed run's weights come from its backup; reading the start file again is waste.
+        if config.init_weights and not (config.resume and (run_dir / "backup").exists()):
             load_initial_weights(model, config.init_weights)
         iou = mean_iou_metric(info.num_classes)
         model.compile(
