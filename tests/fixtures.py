@@ -155,6 +155,7 @@ def write_camvid_tree(
     splits: dict[str, int] | None = None,
     size: tuple[int, int] = (24, 32),
     segnet_paths: bool = True,
+    sequences: dict[str, tuple[str, ...]] | None = None,
 ) -> Path:
     """Writes CamVid in SegNet's layout: `<split>/`, `<split>annot/` and `<split>.txt`.
 
@@ -166,17 +167,21 @@ def write_camvid_tree(
         size: (height, width) of every image.
         segnet_paths: list lines with SegNet's absolute paths (`/SegNet/CamVid/train/x.png`)
             rather than paths relative to `root`.
+        sequences: the video sequences each split's frames cycle through, as file-name
+            prefixes (default: 0001TP only).
 
     Returns:
         `root`.
     """
     splits = {"train": 3, "val": 2} if splits is None else splits
+    sequences = sequences or {}
     prefix = "/SegNet/CamVid/" if segnet_paths else ""
     number = 0
     for split, count in splits.items():
         lines = []
         for index in range(count):
-            name = f"0001TP_{split}_{index:04d}.png"
+            cycle = sequences.get(split, ("0001TP",))
+            name = f"{cycle[index % len(cycle)]}_{split}_{index:04d}.png"
             _write_image(root / split / name, number, size)
             _write_index_png(root / f"{split}annot" / name, label_mask(number, size, 11, border=11))
             lines.append(f"{prefix}{split}/{name} {prefix}{split}annot/{name}\n")

@@ -176,6 +176,46 @@ def test_camvid_missing_test_split_is_one_clear_error(tmp_path):
     assert "no split 'test'" in message and "train, val" in message
 
 
+def test_camvid_holds_out_a_whole_sequence(tmp_path):
+    source = write_camvid_tree(
+        tmp_path / "camvid",
+        splits={"train": 6, "val": 2},
+        sequences={"train": ("0001TP", "0006R0", "0016E5"), "val": ("0016E5",)},
+    )
+    info = dataset_info("camvid", source)
+    assert info.splits == ("train", "val", "heldout_train", "heldout_val")
+    heldout_val = examples("camvid", "heldout_val", source)
+    heldout_train = examples("camvid", "heldout_train", source)
+    assert sorted(heldout_val) == ["0006R0_train_0001.png", "0006R0_train_0004.png"]
+    assert all(not name.startswith("0006R0") for name in heldout_train)
+    # Every train and val frame of the other sequences, val included.
+    everything = set(examples("camvid", "train", source)) | set(examples("camvid", "val", source))
+    assert set(heldout_train) == everything - set(heldout_val)
+
+
+def test_camvid_without_the_heldout_sequence_offers_no_heldout_split(tmp_path):
+    source = write_camvid_tree(tmp_path / "camvid")
+    assert dataset_info("camvid", source).splits == ("train", "val")
+    message = one_line_error(load_split, "camvid", "heldout_val", source)
+    assert "no split 'heldout_val'" in message
+
+
+@pytest.mark.parametrize("name", ["camvid", "demo"])
+def test_split_arithmetic_reads_several_splits(tmp_path, name):
+    if name == "camvid":
+        source, options = write_camvid_tree(tmp_path / "camvid", splits={"train": 3, "val": 2}), {}
+    else:
+        source, options = None, SMALL_DEMO
+    train = examples(name, "train", source, **options)
+    val = examples(name, "val", source, **options)
+    both = examples(name, "train+val", source, **options)
+    assert sorted(both) == sorted({**train, **val}) and len(both) == len(train) + len(val)
+    assert len(examples(name, "train[:2]+val", source, **options)) == 2 + len(val)
+    message = one_line_error(load_split, name, "train+nope", source, **options)
+    assert "no split 'nope'" in message and "train+val" in message
+    assert "empty part" in one_line_error(load_split, name, "train+", source, **options)
+
+
 def test_camvid_cache_follows_the_source_folder(tmp_path, cache):
     first = write_camvid_tree(tmp_path / "first", splits={"train": 3, "val": 2})
     assert len(examples("camvid", "train", first)) == 3

