@@ -9,9 +9,10 @@ it, since Keras' `MeanIoU` would drop it silently and the loss on a GPU would gi
 
 Training augmentation follows section III.B of the paper (random crop, random horizontal flip,
 resize): random scale, pad to the crop size, random crop, random flip. Image and mask always
-move together; masks are only ever resized with nearest neighbour and stay integer. The random
-ops are stateless, with one seed per element, so a pipeline built with a seed yields the same
-batches every time.
+move together; masks are only ever resized with nearest neighbour and stay integer. An
+optional photometric distortion (brightness, contrast, saturation, hue; MMSegmentation's
+PhotoMetricDistortion) then changes the image only. The random ops are stateless, with one
+seed per element, so a pipeline built with a seed yields the same batches every time.
 
 Example:
     train = training_pipeline(dataset, num_classes=21, ignore_label=255,
@@ -21,103 +22,17 @@ Example:
 
 import tensorflow as tf
 
+from keras_deconvnet.augmentation import (
+    PhotometricDistortion,
+    random_crop,
+    random_flip,
+    random_scale,
+    resize_pair,
+)
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 
 EVALUATION_MODES = ("resize", "pad", "original")
-
-
-def resize_pair(
-    image: tf.Tensor, mask: tf.Tensor, size: tuple[int, int] | tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Resizes an image (bilinear) and its mask (nearest neighbour) to the same size.
-
-    Args:
-        image: (H, W, C) image of any numeric dtype.
-        mask: (H, W, 1) integer labels.
-        size: the new (height, width), Python ints or int32 tensors.
-
-    Returns:
-        The image as float32 and the mask in its own dtype, both at `size`.
-    """
-    image = tf.image.resize(image, size, method="bilinear")
-    mask = tf.image.resize(mask, size, method="nearest")
-    return image, mask
-
-
-def random_scale(
-    image: tf.Tensor, mask: tf.Tensor, scale_range: tuple[float, float], seed: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Scales an image and its mask by one factor drawn uniformly from `scale_range`.
-
-    Args:
-        image: (H, W, C) image of any numeric dtype.
-        mask: (H, W, 1) integer labels.
-        scale_range: (low, high) bounds of the factor applied to both sides.
-        seed: shape (2,) int32/int64 seed of the stateless draw.
-
-    Returns:
-        The float32 image and the mask, both of size round(factor * (H, W)), at least 1x1.
-    """
-    low, high = scale_range
-    factor = tf.random.stateless_uniform([], seed, minval=low, maxval=high)
-    size = tf.cast(tf.shape(image)[:2], tf.float32) * factor
-    size = tf.maximum(tf.cast(tf.round(size), tf.int32), 1)
-    return resize_pair(image, mask, size)
-
-
-def random_crop(
-    image: tf.Tensor, mask: tf.Tensor, size: tuple[int, int], pad_value: float, seed: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    """Crops the same random window of `size` from an image and its mask.
-
-    A side shorter than the crop is padded by the shortfall at both ends (image with
-    `pad_value`, mask with `IGNORE_LABEL`), so the random offset places the whole image
-    anywhere inside the crop rather than always in its top-left corner.
-
-    Args:
-        image: (H, W, C) image.
-        mask: (H, W, 1) integer labels.
-        size: the crop's (height, width).
-        pad_value: the value of padded image pixels (images are in 0..255).
-        seed: shape (2,) int32/int64 seed of the stateless draw.
-
-    Returns:
-        The image (in its own dtype) and the mask, both (height, width, channels).
-    """
-    channels = image.shape[-1]
-    crop = tf.constant(size, tf.int32)
-    shortfall = tf.maximum(crop - tf.shape(image)[:2], 0)
-    # (before, after) rows for height and width, and a row of zeros for the channels.
-    paddings = tf.pad(tf.stack([shortfall, shortfall], axis=1), [[0, 1], [0, 0]])
-    image = tf.pad(image, paddings, constant_values=tf.cast(pad_value, image.dtype))
-    mask = tf.pad(mask, paddings, constant_values=tf.cast(IGNORE_LABEL, mask.dtype))
-    limit = tf.shape(image)[:2] - crop + 1
-    offset = tf.random.stateless_uniform([2], seed, maxval=2**31 - 1, dtype=tf.int32) % limit
-    begin = tf.concat([offset, [0]], axis=0)
-    image = tf.slice(image, begin, [size[0], size[1], -1])
-    mask = tf.slice(mask, begin, [size[0], size[1], -1])
-    return tf.ensure_shape(image, (*size, channels)), tf.ensure_shape(mask, (*size, 1))
-
-
-def random_flip(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Flips an image and its mask left-right together, with probability 1/2.
-
-    Args:
-        image: (H, W, C) image.
-        mask: (H, W, 1) integer labels.
-        seed: shape (2,) int32/int64 seed of the stateless draw.
-
-    Returns:
-        The image and the mask, both flipped or both unchanged.
-    """
-    image, mask = tf.convert_to_tensor(image), tf.convert_to_tensor(mask)
-    flip = tf.random.stateless_uniform([], seed) < 0.5
-    return tf.cond(
-        flip,
-        lambda: (tf.reverse(image, axis=[1]), tf.reverse(mask, axis=[1])),
-        lambda: (image, mask),
-    )
 
 
 def training_pipeline(
@@ -129,12 +44,13 @@ def training_pipeline(
     batch_size: int,
     scale_range: tuple[float, float] = (0.5, 2.0),
     flip: bool = True,
+    photometric: PhotometricDistortion | None = None,
     pad_value: float = 0.0,
     shuffle_buffer: int = 512,
     seed: int | None = None,
     repeat: bool = False,
 ) -> tf.data.Dataset:
-    """Shuffles, augments (scale, pad, crop, flip), batches and prefetches training data.
+    """Shuffles, augments (scale, pad, crop, flip, colours), batches and prefetches training data.
 
     Args:
         dataset: feature dicts with "image" uint8 (H, W, 3) and "segmentation_mask" uint8
@@ -145,6 +61,7 @@ def training_pipeline(
         batch_size: images per batch; the last incomplete batch is dropped.
         scale_range: bounds of the random scale factor, applied before the crop.
         flip: whether to flip left-right with probability 1/2.
+        photometric: a colour distortion of the image after the geometric steps, or None.
         pad_value: image value of the padding where a scaled image is smaller than the crop.
         shuffle_buffer: elements in the shuffle buffer (shuffled before augmentation).
         seed: makes shuffling and augmentation repeatable; None draws fresh randomness.
@@ -167,14 +84,17 @@ def training_pipeline(
 
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)
-        scale_seed, crop_seed, flip_seed = tf.unstack(
-            tf.random.experimental.stateless_split(element_seed, num=3)
+        scale_seed, crop_seed, flip_seed, colour_seed = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, num=4)
         )
         image, mask = random_scale(image, mask, scale_range, scale_seed)
         image, mask = random_crop(image, mask, (height, width), pad_value, crop_seed)
         if flip:
             image, mask = random_flip(image, mask, flip_seed)
-        return _output_pair(image, mask)
+        image, mask = _output_pair(image, mask)
+        if photometric is not None:
+            image = photometric(image, colour_seed)
+        return image, mask
 
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:

@@ -18,7 +18,7 @@ import numpy as np
 from keras_deconvnet import tracking
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.losses import SegmentationCrossEntropy
+from keras_deconvnet.losses import build_loss
 from keras_deconvnet.metrics import mean_iou_metric, scores_from_confusion
 from keras_deconvnet.models import build_model, load_model
 
@@ -51,6 +51,8 @@ class TrainConfig:
     batch_size: int = 8
     input_size: tuple[int, int] = (224, 224)
     scale_range: tuple[float, float] = (0.5, 2.0)
+    photometric: bool = False
+    loss: str = "cross-entropy"
     class_weights: str = "none"
     backbone_weights: str | None = None
     init_weights: str | None = None  # a .keras model to start from (fine-tuning)
@@ -267,6 +269,7 @@ def _count_batches(dataset) -> int:
 
 def prepare_data(config: TrainConfig) -> TrainingData:
     """Loads the train and validation splits and builds their pipelines."""
+    from keras_deconvnet.augmentation import PhotometricDistortion
     from keras_deconvnet.datasets import label_options, load_split
     from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
 
@@ -285,6 +288,7 @@ def prepare_data(config: TrainConfig) -> TrainingData:
         input_size=tuple(config.input_size),
         batch_size=config.batch_size,
         scale_range=tuple(config.scale_range),
+        photometric=PhotometricDistortion() if config.photometric else None,
         seed=config.seed,
     )
     val = evaluation_pipeline(
@@ -364,7 +368,7 @@ def train(config: TrainConfig) -> dict:
         iou = mean_iou_metric(info.num_classes)
         model.compile(
             optimizer=build_optimizer(config, data.steps_per_epoch),
-            loss=SegmentationCrossEntropy(class_weights),
+            loss=build_loss(config.loss, class_weights),
             metrics=[iou],
         )
 

@@ -9,6 +9,7 @@ Examples:
 import argparse
 
 from keras_deconvnet.cli import parse_size, run
+from keras_deconvnet.losses import LOSS_NAMES
 from keras_deconvnet.models import MODEL_BUILDERS
 from keras_deconvnet.tracking import WANDB_MODES
 from keras_deconvnet.training import PRESETS, TrainConfig, load_run_config, resolve_config, summary_line, train
@@ -25,8 +26,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--model", choices=list(MODEL_BUILDERS), help=f"model to train (default: {DEFAULTS.model})")
     add("--dataset", choices=DATASETS, help=f"dataset (default: {DEFAULTS.dataset}, as in the paper; 'demo' is generated, no download)")
     add("--data-dir", help="the dataset's source folder: VOC/SBD archives or folders, the CamVid SegNet folder, your own folder")
-    add("--train-split", help=f"split to train on, e.g. train or train_aug for VOC (default: {DEFAULTS.train_split})")
-    add("--val-split", help=f"split to validate on (default: {DEFAULTS.val_split})")
+    add("--train-split", help=f"split to train on: train, train_aug (VOC), heldout_train (CamVid without sequence 0006R0), or several joined with '+', e.g. train+val (default: {DEFAULTS.train_split})")
+    add("--val-split", help=f"split to validate on, e.g. heldout_val (CamVid's sequence 0006R0, a street the other splits never show) (default: {DEFAULTS.val_split})")
     add("--num-classes", type=int, help="number of classes, for --dataset folder")
     add("--ignore-label", type=int, help="label to ignore in your masks, for --dataset folder (default: 255)")
     add("--preset", choices=list(PRESETS), help="the paper's experiments: paper-exp1 = 115 epochs, SGD, no schedule (Table II); paper-exp2 = 150 epochs, Adam, cosine (Table III); explicit flags override")
@@ -40,6 +41,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--batch-size", type=int, help=f"images per step (default: {DEFAULTS.batch_size})")
     add("--input-size", type=parse_size, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
     add("--scale-range", type=lambda text: tuple(float(v) for v in text.split(",")), help="random scale range MIN,MAX before cropping (default: 0.5,2.0)")
+    add("--photometric", action=argparse.BooleanOptionalAction, help="random brightness, contrast, saturation and hue on the images after the geometric augmentation (MMSegmentation's PhotoMetricDistortion; default: off)")
+    add("--loss", choices=LOSS_NAMES, help="training loss: cross-entropy; ohem (cross-entropy of the pixels whose true-class probability is below 0.7, at least 100,000 a batch); lovasz (Lovasz-softmax, a surrogate of 1 - IoU); ce+lovasz (their sum) (default: cross-entropy)")
     add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU) or one comma-separated weight per class (default: none)")
     add("--backbone-weights", type=lambda text: None if text.lower() == "none" else text, help="encoder weights: 'imagenet' (Keras download), 'none', or a path to a local weights file (default: none)")
     add("--init-weights", metavar="PATH", help="start from the weights of a saved .keras model of the same --model and classes, e.g. a run's best.keras; its input size may differ, so a model trained on small crops can be fine-tuned at full size (default: none, a fresh start)")

@@ -4,14 +4,8 @@ import tensorflow as tf
 
 from keras_deconvnet import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.pipeline import (
-    evaluation_pipeline,
-    random_crop,
-    random_flip,
-    random_scale,
-    resize_pair,
-    training_pipeline,
-)
+from keras_deconvnet.augmentation import random_crop, random_flip, random_scale, resize_pair
+from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
 
 NUM_CLASSES = 7
 SIGNATURE = {
