@@ -1,4 +1,4 @@
-"""What every script shares: size parsing and turning user mistakes into one line."""
+"""What every script shares: size parsing, TTA flags and turning user mistakes into one line."""
 
 import argparse
 import sys
@@ -18,6 +18,38 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2:
         raise UsageError(f"a size must be HEIGHTxWIDTH such as 224x224, got '{text}'")
     return parts[0], parts[1]
+
+
+def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = False) -> None:
+    """`--tta` and `--tta-scales`: for segmenting images, or to store in a release's metadata."""
+    if for_release:
+        default = "stored with --release in the metadata as the model's evaluation setting, which evaluate.py and predict.py then use; default: none"
+    else:
+        default = "default: the model's metadata, else none"
+    parser.add_argument("--tta", choices=("none", "flip"), help=f"test-time augmentation: 'flip' averages the logits of each view with its mirror's; 'none' turns off the TTA a release's metadata asks for ({default})")
+    parser.add_argument("--tta-scales", type=parse_scales, help=f"views at these multiples of the model's input size, logits averaged at the image's resolution, e.g. 0.75,1.0,1.25 ({default.replace('none', '1.0')})")
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    """'0.75,1,1.25' -> (0.75, 1.0, 1.25); each a positive number."""
+    try:
+        scales = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        scales = ()
+    if not scales or min(scales) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive numbers such as 0.75,1.0,1.25, got '{text}'")
+    return scales
+
+
+def tta_from_args(args: argparse.Namespace, metadata: dict):
+    """The `TestTimeAugmentation` the flags ask for, else the metadata's "tta", else None."""
+    from keras_deconvnet.tta import TestTimeAugmentation
+
+    if args.tta is None and args.tta_scales is None:
+        stored = metadata.get("tta")
+        return TestTimeAugmentation(stored["flip"], tuple(stored["scales"])) if stored else None
+    tta = TestTimeAugmentation(flip=args.tta == "flip", scales=args.tta_scales or (1.0,))
+    return None if tta == TestTimeAugmentation() else tta
 
 
 def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser) -> None:

@@ -11,31 +11,39 @@ import numpy as np
 from keras import ops
 
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
+from keras_deconvnet.tta import TestTimeAugmentation
 
 EVALUATION_MODES = ("resize", "original")
 
 
-def segment(predictor, image: np.ndarray) -> np.ndarray:
+def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = None) -> np.ndarray:
     """Class map of one image at its own resolution.
 
     The image is resized to the model's input size, and the logits are resized back
     (bilinear) before the argmax, so the map matches the original labels pixel for pixel.
+    With `tta`, the logits of its views are averaged first.
 
     Args:
         predictor: a `keras_deconvnet.inference` predictor.
         image: (H, W, 3) RGB, 0..255.
+        tta: the views to average; None for the plain prediction.
 
     Returns:
         int32 (H, W) class indices.
     """
-    height, width = image.shape[:2]
-    resized = ops.image.resize(np.asarray(image, "float32")[None], predictor.input_size)
-    logits = predictor.logits(ops.convert_to_numpy(resized))
-    logits = ops.image.resize(logits, (height, width), interpolation="bilinear")
-    return ops.convert_to_numpy(ops.argmax(logits[0], axis=-1)).astype(np.int32)
+    logits = (tta or TestTimeAugmentation()).logits(predictor, image)
+    return np.argmax(logits, axis=-1).astype(np.int32)
 
 
-def evaluate(predictor, split, info, mode: str = "resize", batch_size: int = 8, progress=None) -> dict:
+def evaluate(
+    predictor,
+    split,
+    info,
+    mode: str = "resize",
+    batch_size: int = 8,
+    progress=None,
+    tta: TestTimeAugmentation | None = None,
+) -> dict:
     """Mean IoU, pixel accuracy, per-class IoU and the confusion matrix of a split.
 
     Args:
@@ -46,6 +54,7 @@ def evaluate(predictor, split, info, mode: str = "resize", batch_size: int = 8, 
             "original" scores at each image's own resolution (see `segment`).
         batch_size: images per call in "resize" mode.
         progress: optional callable wrapping the batch iterator (e.g. a progress bar).
+        tta: test-time augmentation (see `segment`), or None.
 
     Returns:
         `scores_from_confusion`'s dict plus "confusion_matrix" (list of lists) and "images".
@@ -63,10 +72,10 @@ def evaluate(predictor, split, info, mode: str = "resize", batch_size: int = 8, 
     images_seen = 0
     for images, masks in progress(batches) if progress else batches:
         images, masks = images.numpy(), masks.numpy()
-        if mode == "resize":
+        if mode == "resize" and tta is None:
             predictions = predictor.class_map(images)
         else:
-            predictions = segment(predictor, images[0])[None]
+            predictions = np.stack([segment(predictor, image, tta) for image in images])
         matrix += confusion_matrix(masks, predictions, info.num_classes)
         images_seen += len(images)
     return {**scores_from_confusion(matrix), "confusion_matrix": matrix.tolist(), "images": images_seen}

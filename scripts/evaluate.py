@@ -9,11 +9,12 @@ Example:
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 from keras.utils import Progbar
 
-from keras_deconvnet.cli import run
+from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
 from keras_deconvnet.evaluation import EVALUATION_MODES, evaluate, format_scores, write_confusion_matrix
 
 
@@ -26,8 +27,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder")
     parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
+    add_tta_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
-    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE)")
+    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE, with _tta for TTA)")
     return parser
 
 
@@ -49,12 +51,20 @@ def main(args: argparse.Namespace) -> None:
             yield item
             bar.add(1)
 
-    scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress)
+    tta = tta_from_args(args, predictor.metadata)
+    start = time.perf_counter()
+    scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
+    scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
+    scores["tta"] = tta.as_metadata() if tta else None
     model_path = Path(args.model)
-    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}")
+    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{'_tta' if tta else ''}")
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
     (out_dir / "scores.json").write_text(json.dumps({**scores, "class_names": list(info.class_names)}, indent=2))
-    print(f"{scores['images']} images of {args.dataset}/{args.split}, mode {mode}; confusion matrix: {csv_path}, {png_path}")
+    views = f", TTA {tta.as_metadata()}" if tta else ""
+    print(
+        f"{scores['images']} images of {args.dataset}/{args.split}, mode {mode}{views}, "
+        f"{scores['ms_per_image']} ms an image (data included); confusion matrix: {csv_path}, {png_path}"
+    )
     print(format_scores(scores, info.class_names))
 
 

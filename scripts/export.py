@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_deconvnet import load_model
-from keras_deconvnet.cli import run
+from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export import (
@@ -67,6 +67,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--evaluation-mode", choices=("resize", "original"),
         help="the model's native evaluation setting, stored in the metadata; scripts/evaluate.py uses it by default",
     )
+    add_tta_arguments(parser, for_release=True)
     return parser
 
 
@@ -131,6 +132,9 @@ def main(args: argparse.Namespace) -> None:
     artifacts = result.artifacts
     if args.release:
         extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}
+        tta = tta_from_args(args, {})
+        if tta:
+            extra["tta"] = tta.as_metadata()
         artifacts = {**artifacts, **release_artifacts(artifacts, args.release, extra)}
     print(f"version {result.version} of {args.out}:")
     for kind, path in artifacts.items():

@@ -14,7 +14,7 @@ import numpy as np
 from keras.utils import Progbar
 from PIL import Image
 
-from keras_deconvnet.cli import run
+from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation import segment
 
@@ -26,6 +26,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("inputs", help="an image file or a folder of images")
     parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
+    add_tta_arguments(parser)
     parser.add_argument("--alpha", type=float, default=0.5, help="opacity of the mask in the overlay (default: 0.5)")
     return parser
 
@@ -48,6 +49,7 @@ def main(args: argparse.Namespace) -> None:
 
     paths = image_paths(Path(args.inputs))
     predictor = load_predictor(args.model)
+    tta = tta_from_args(args, predictor.metadata)
     palette = predictor.palette
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +59,7 @@ def main(args: argparse.Namespace) -> None:
             image = np.asarray(Image.open(path).convert("RGB"))
         except OSError as error:
             raise UsageError(f"cannot read {path} as an image: {error}") from None
-        classes = segment(predictor, image)
+        classes = segment(predictor, image, tta)
         color = colorize(classes, palette)
         overlay = (1 - args.alpha) * image + args.alpha * color
         Image.fromarray(classes.astype(np.uint8)).save(out_dir / f"{path.stem}_classes.png")

@@ -127,19 +127,37 @@ def test_evaluate_and_predict_scripts_on_a_trained_model(trained_run, tmp_path):
     assert done.stdout.strip().splitlines()[-1].startswith("mean IoU: ")
     assert (tmp_path / "eval" / "confusion_matrix.csv").is_file()
     assert (tmp_path / "eval" / "confusion_matrix.png").is_file()
+    plain = json.loads((tmp_path / "eval" / "scores.json").read_text())
+    done = run_script(str(SCRIPTS / "evaluate.py"), "--model", str(run_dir / "best.keras"), "--dataset", "demo", "--split", "val", "--tta", "flip", "--tta-scales", "0.75,1.25", "--out", str(tmp_path / "tta"))
+    assert done.returncode == 0, done.stderr
+    with_tta = json.loads((tmp_path / "tta" / "scores.json").read_text())
+    assert plain["tta"] is None and with_tta["tta"] == {"flip": True, "scales": [0.75, 1.25]}
+    assert with_tta["images"] == plain["images"] and with_tta["confusion_matrix"] != plain["confusion_matrix"]
 
     images = tmp_path / "images"
     images.mkdir()
     rng = np.random.default_rng(0)
     Image.fromarray(rng.integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(images / "a.png")
     Image.fromarray(rng.integers(0, 255, (81, 40, 3), dtype=np.uint8)).save(images / "b.jpg")
-    done = run_script(str(SCRIPTS / "predict.py"), "--model", str(run_dir / "best.keras"), str(images), "--out", str(tmp_path / "out"))
+    done = run_script(str(SCRIPTS / "predict.py"), "--model", str(run_dir / "best.keras"), str(images), "--out", str(tmp_path / "out"), "--tta", "flip")
     assert done.returncode == 0, done.stderr
     classes = np.asarray(Image.open(tmp_path / "out" / "b_classes.png"))
     assert classes.shape == (81, 40)
     assert classes.max() < 4
     for name in ("a_color.png", "a_overlay.png", "b_overlay.png"):
         assert (tmp_path / "out" / name).is_file()
+
+
+def test_photometric_augmentation_and_another_loss_train_and_reload(tmp_path):
+    from keras_deconvnet.losses import CrossEntropyLovasz
+
+    run_dir = tmp_path / "run"
+    metrics = train(small_config(run_dir, model="lean", epochs=1, photometric=True, loss="ce+lovasz"))
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["photometric"] is True and config["loss"] == "ce+lovasz"
+    assert np.isfinite(float(history(run_dir)[0]["loss"])) and metrics["epochs_run"] == 1
+    reloaded = keras.models.load_model(run_dir / "last.keras")  # with its loss, to resume
+    assert isinstance(reloaded.loss, CrossEntropyLovasz)
 
 
 def test_train_script_gives_one_line_errors(tmp_path):
