@@ -84,8 +84,8 @@ def training_pipeline(
 
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)
-        scale_seed, crop_seed, flip_seed, colour_seed = tf.unstack(
-            tf.random.experimental.stateless_split(element_seed, num=4)
+        scale_seed, crop_seed, flip_seed = tf.unstack(
+            tf.random.experimental.stateless_split(element_seed, num=3)
         )
         image, mask = random_scale(image, mask, scale_range, scale_seed)
         image, mask = random_crop(image, mask, (height, width), pad_value, crop_seed)
@@ -93,7 +93,8 @@ def training_pipeline(
             image, mask = random_flip(image, mask, flip_seed)
         image, mask = _output_pair(image, mask)
         if photometric is not None:
-            image = photometric(image, colour_seed)
+            # Folded in, not split off: the geometric draws stay those of a run without it.
+            image = photometric(image, tf.random.experimental.stateless_fold_in(element_seed, 3))
         return image, mask
 
     dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
