@@ -109,11 +109,13 @@ def random_flip(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor) -> tuple[tf.
 class PhotometricDistortion:
     """Random brightness, contrast, saturation and hue, each applied with probability 1/2.
 
-    MMSegmentation's PhotoMetricDistortion, with its defaults: a brightness shift in
-    [-32, 32] (of 0..255), contrast and saturation factors in [0.5, 1.5], a hue shift of up
-    to 18 degrees; contrast comes before or after the colour changes, at random. Road scenes
-    of another street, hour or camera differ in exactly these, so a model trained with them
-    relies less on the colours of the streets it saw.
+    The kind of distortion MMSegmentation's PhotoMetricDistortion does, with its ranges: a
+    brightness shift in [-32, 32] (of 0..255), contrast and saturation factors in [0.5, 1.5];
+    contrast comes before or after the colour changes, at random. Two differences: the hue
+    shift is at most 18 degrees (MMSegmentation's 18 is in OpenCV's 0..180 hue units, so 36
+    degrees), and contrast scales about the image's mean, as `tf.image` does, rather than
+    about 0. Road scenes of another street, hour or camera differ in exactly these, so a
+    model trained with them relies less on the colours of the streets it saw.
 
     Attributes:
         brightness: largest brightness shift, in 0..255 units.
@@ -134,8 +136,8 @@ class PhotometricDistortion:
             image: (H, W, 3) float32 RGB in 0..255.
             seed: shape (2,) int32/int64 seed of the stateless draws.
         """
-        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, num=10))
-        coins = tf.random.stateless_uniform([5], seeds[0]) < 0.5
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, num=6))
+        coins = tf.random.stateless_uniform([4], seeds[0]) < 0.5
         image = image / 255.0
 
         def maybe(coin, distort, x):

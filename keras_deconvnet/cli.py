@@ -31,24 +31,29 @@ def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = Fa
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
-    """'0.75,1,1.25' -> (0.75, 1.0, 1.25); each a positive number."""
+    """'0.75,1,1.25' -> (0.75, 1.0, 1.25); `TestTimeAugmentation` checks their range."""
     try:
-        scales = tuple(float(part) for part in text.split(","))
+        return tuple(float(part) for part in text.split(","))
     except ValueError:
-        scales = ()
-    if not scales or min(scales) <= 0:
-        raise argparse.ArgumentTypeError(f"expected positive numbers such as 0.75,1.0,1.25, got '{text}'")
-    return scales
+        raise argparse.ArgumentTypeError(f"expected numbers such as 0.75,1.0,1.25, got '{text}'") from None
 
 
 def tta_from_args(args: argparse.Namespace, metadata: dict):
-    """The `TestTimeAugmentation` the flags ask for, else the metadata's "tta", else None."""
+    """The `TestTimeAugmentation` the flags ask for, each flag not given taken from the
+    metadata's "tta" (a release's evaluation setting); None for the plain prediction.
+
+    Raises:
+        UsageError: the scales are not positive, or the metadata's "tta" is malformed.
+    """
     from keras_deconvnet.tta import TestTimeAugmentation
 
-    if args.tta is None and args.tta_scales is None:
-        stored = metadata.get("tta")
-        return TestTimeAugmentation(stored["flip"], tuple(stored["scales"])) if stored else None
-    tta = TestTimeAugmentation(flip=args.tta == "flip", scales=args.tta_scales or (1.0,))
+    stored = metadata.get("tta") or {}
+    try:
+        flip = bool(stored.get("flip", False)) if args.tta is None else args.tta == "flip"
+        scales = args.tta_scales or tuple(float(s) for s in stored.get("scales", (1.0,)))
+    except (AttributeError, TypeError, ValueError):
+        raise UsageError(f"the model's metadata has a malformed tta entry: {stored}") from None
+    tta = TestTimeAugmentation(flip=flip, scales=scales)
     return None if tta == TestTimeAugmentation() else tta
 
 

@@ -46,12 +46,13 @@ class _WeightedLoss(keras.losses.Loss):
             "ignore_label": self.ignore_label,
         }
 
-    def _pixel_weights(self, labels, valid, dtype):
-        """1 for a valid pixel (times its class weight), 0 for an ignored one."""
-        weights = ops.cast(valid, dtype)
-        if self.class_weights is None:
-            return weights
-        return weights * ops.take(ops.convert_to_tensor(self.class_weights, dtype), labels)
+    def _weighted_mean(self, pixel_loss, labels, valid):
+        """The mean of `pixel_loss` over the valid pixels, each weighted by its class."""
+        weights = ops.cast(valid, pixel_loss.dtype)
+        if self.class_weights is not None:
+            class_weights = ops.convert_to_tensor(self.class_weights, pixel_loss.dtype)
+            weights = weights * ops.take(class_weights, labels)
+        return ops.sum(pixel_loss * weights) / ops.maximum(ops.sum(weights), 1e-12)
 
 
 @keras.saving.register_keras_serializable(package="keras_deconvnet")
@@ -84,19 +85,21 @@ class SegmentationCrossEntropy(_WeightedLoss):
     def call(self, y_true, y_pred):
         labels, valid = _labels_and_valid(y_true, y_pred, self.ignore_label)
         pixel_loss = ops.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
-        weights = self._pixel_weights(labels, valid, pixel_loss.dtype)
-        return ops.sum(pixel_loss * weights) / ops.maximum(ops.sum(weights), 1e-12)
+        return self._weighted_mean(pixel_loss, labels, valid)
 
 
 @keras.saving.register_keras_serializable(package="keras_deconvnet")
 class OhemCrossEntropy(_WeightedLoss):
     """Cross-entropy over the hard pixels: online hard-example mining (OHEM).
 
-    As MMSegmentation's `OHEMPixelSampler`: a valid pixel is kept when the softmax
-    probability of its true class is below `threshold`, or below the probability of the
-    `min_kept`-th hardest valid pixel if that is higher, so at least about `min_kept` pixels
-    count. The loss is the weighted mean cross-entropy of the kept pixels. Easy pixels (a
-    road already called road) stop drowning out the thin classes that decide mean IoU.
+    The selection is MMSegmentation's `OHEMPixelSampler`: a valid pixel is kept when the
+    softmax probability of its true class is below `threshold`, or below the probability of
+    the `min_kept`-th hardest valid pixel if that is higher, so at least about `min_kept`
+    pixels count. Two differences: `min_kept` counts the pixels of the whole batch (MMSeg's
+    is per image, and its 100,000 would keep every pixel of a 256x352 crop), and the loss is
+    the weighted mean cross-entropy of the kept pixels (as HRNet's `OhemCrossEntropy`; MMSeg
+    divides by every pixel). Easy pixels (a road already called road) stop drowning out the
+    thin classes that decide mean IoU.
 
     Reference: A. Shrivastava, A. Gupta and R. Girshick, "Training Region-based Object
     Detectors with Online Hard Example Mining", CVPR 2016.
@@ -131,8 +134,7 @@ class OhemCrossEntropy(_WeightedLoss):
         index = ops.maximum(ops.minimum(self.min_kept, valid_count - 1), 0)
         threshold = ops.maximum(ops.take(ranked, index), self.threshold)
         kept = ops.logical_and(valid, probability < threshold)
-        weights = self._pixel_weights(labels, kept, pixel_loss.dtype)
-        return ops.sum(pixel_loss * weights) / ops.maximum(ops.sum(weights), 1e-12)
+        return self._weighted_mean(pixel_loss, labels, kept)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "threshold": self.threshold, "min_kept": self.min_kept}
@@ -149,11 +151,13 @@ class LovaszSoftmax(_WeightedLoss):
     ignored pixel gets error 0 and no foreground, which sorts it after every pixel that
     counts and leaves the sum unchanged, so no dynamic-shape indexing is needed.
 
-    The sort is the cost (about 0.6 s for 8 x 256 x 352 pixels and 11 classes on two CPU
-    cores, twice a training step of the lean model), so by default it runs on every fourth
-    row and column (from the second): the grid of the lean model's stride-4 logits, which
-    the bilinear upsampling to the input size only interpolates. `pixel_stride=1` uses every
-    pixel.
+    The sort is the cost: over every pixel of a batch of 256x352 crops it takes longer on a
+    CPU than the lean model's whole training step. So by default it runs on every fourth row
+    and column (starting at index 2), the density of the lean model's stride-4 logits, which
+    the bilinear upsampling to the input size only interpolates; for a model whose logits
+    are finer, `pixel_stride=1` uses every pixel. Class weights, when given, make the mean
+    over classes a weighted one; the loss is already balanced across classes without them,
+    since each present class counts once whatever its pixel count.
 
     Reference: M. Berman, A. Rannen Triki and M. Blaschko, "The Lovász-Softmax loss: A
     tractable surrogate for the optimization of the intersection-over-union measure in
@@ -174,6 +178,8 @@ class LovaszSoftmax(_WeightedLoss):
         **kwargs,
     ):
         super().__init__(class_weights, ignore_label, name, **kwargs)
+        if int(pixel_stride) < 1:
+            raise UsageError(f"pixel_stride must be a positive int, got {pixel_stride}")
         self.pixel_stride = int(pixel_stride)
 
     def get_config(self) -> dict:
@@ -217,8 +223,9 @@ class CrossEntropyLovasz(_WeightedLoss):
 
     Cross-entropy gives every pixel a smooth gradient from the first step, and Lovász aims
     at the IoU that is scored; Berman et al. found the pair trains better from scratch than
-    Lovász alone. Class weights apply to the cross-entropy only: Lovász's plain mean over
-    classes is already the mean IoU that is scored.
+    Lovász alone. Class weights apply to the cross-entropy only: they correct its bias
+    towards frequent classes, which Lovász, a plain mean over the present classes like the
+    mean IoU that is scored, does not have.
 
     Args:
         class_weights: one weight per class for the cross-entropy, or None.

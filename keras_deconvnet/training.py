@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -260,6 +261,7 @@ class TrainingData:
     info: object  # keras_deconvnet.datasets.DatasetInfo
     steps_per_epoch: int
     training_masks: object  # () -> iterable of masks, for class weights
+    val_images_in_train: int  # validation images the model also trains on
 
 
 def _count_batches(dataset) -> int:
@@ -270,7 +272,7 @@ def _count_batches(dataset) -> int:
 def prepare_data(config: TrainConfig) -> TrainingData:
     """Loads the train and validation splits and builds their pipelines."""
     from keras_deconvnet.augmentation import PhotometricDistortion
-    from keras_deconvnet.datasets import label_options, load_split
+    from keras_deconvnet.datasets import file_names, label_options, load_split
     from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
 
     if config.dataset == "folder" and config.num_classes is None:
@@ -305,7 +307,10 @@ def prepare_data(config: TrainConfig) -> TrainingData:
         for _, masks in evaluation_pipeline(train_split, **labels, input_size=None, batch_size=1, mode="original"):
             yield masks.numpy()
 
-    return TrainingData(train, val, info, steps, training_masks)
+    overlap = file_names(config.dataset, config.train_split, config.data_dir, **options) & file_names(
+        config.dataset, config.val_split, config.data_dir, **options
+    )
+    return TrainingData(train, val, info, steps, training_masks, len(overlap))
 
 
 def load_initial_weights(model: keras.Model, path: str | Path) -> None:
@@ -352,6 +357,14 @@ def train(config: TrainConfig) -> dict:
     keras.utils.set_random_seed(config.seed)
     policy = _set_mixed_precision(config.mixed_precision)
     data = prepare_data(config)
+    if data.val_images_in_train:
+        print(
+            f"warning: {data.val_images_in_train} images of --val-split {config.val_split} are also "
+            f"in --train-split {config.train_split}, so val mIoU and best.keras measure images the "
+            "model trains on; validate on a disjoint split (CamVid: heldout_train with heldout_val), "
+            "or train a fixed schedule and take last.keras",
+            file=sys.stderr,
+        )
     info = data.info
     class_weights = parse_class_weights(config.class_weights, info.num_classes, data.training_masks)
 
@@ -384,6 +397,7 @@ def train(config: TrainConfig) -> dict:
         "parameters": model.count_params(),
         "dtype_policy": policy,
         "steps_per_epoch": data.steps_per_epoch,
+        "val_images_in_train": data.val_images_in_train,
     }
     (run_dir / "config.json").write_text(json.dumps(run_config, indent=2))
 

@@ -20,7 +20,7 @@ from keras import ops
 
 from keras_deconvnet.errors import UsageError
 
-# Windows overlap by a third of the input size: each pixel is seen by one to four windows.
+# Consecutive windows overlap by about a third of the input size.
 _WINDOW_STRIDE = 2 / 3
 
 
@@ -38,12 +38,12 @@ class TestTimeAugmentation:
     scales: tuple[float, ...] = (1.0,)
 
     def __post_init__(self):
-        if not self.scales or min(self.scales) <= 0:
+        if not self.scales or not all(math.isfinite(s) and s > 0 for s in self.scales):
             raise UsageError(f"TTA scales must be positive numbers, got {self.scales}")
 
     @property
     def views(self) -> int:
-        """How many predictions an image costs (more with windows at scales above 1)."""
+        """How many views of an image are averaged (a view above scale 1 costs several windows)."""
         return len(self.scales) * (2 if self.flip else 1)
 
     def as_metadata(self) -> dict:

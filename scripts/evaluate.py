@@ -29,8 +29,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
-    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE, with _tta for TTA)")
+    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE, with a _tta-... suffix for TTA)")
     return parser
+
+
+def tta_suffix(tta) -> str:
+    """'' or e.g. '_tta-flip-0.75-1.0-1.25', so runs with different TTA keep their own folder."""
+    if tta is None:
+        return ""
+    return "_tta" + ("-flip" if tta.flip else "") + "".join(f"-{scale}" for scale in tta.scales)
 
 
 def main(args: argparse.Namespace) -> None:
@@ -57,7 +64,7 @@ def main(args: argparse.Namespace) -> None:
     scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
     scores["tta"] = tta.as_metadata() if tta else None
     model_path = Path(args.model)
-    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{'_tta' if tta else ''}")
+    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{tta_suffix(tta)}")
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
     (out_dir / "scores.json").write_text(json.dumps({**scores, "class_names": list(info.class_names)}, indent=2))
     views = f", TTA {tta.as_metadata()}" if tta else ""

@@ -110,6 +110,9 @@ def dataset_images(
 
 def main(args: argparse.Namespace) -> None:
     formats = parse_list(args.formats, FORMATS, "--formats")
+    tta = tta_from_args(args, {})
+    if tta and not args.release:
+        raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
     check_images, check_masks, info = dataset_images(args, args.check_split, args.check_images, model)
@@ -132,7 +135,6 @@ def main(args: argparse.Namespace) -> None:
     artifacts = result.artifacts
     if args.release:
         extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}
-        tta = tta_from_args(args, {})
         if tta:
             extra["tta"] = tta.as_metadata()
         artifacts = {**artifacts, **release_artifacts(artifacts, args.release, extra)}

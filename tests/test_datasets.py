@@ -211,6 +211,7 @@ def test_split_arithmetic_reads_several_splits(tmp_path, name):
     both = examples(name, "train+val", source, **options)
     assert sorted(both) == sorted({**train, **val}) and len(both) == len(train) + len(val)
     assert len(examples(name, "train[:2]+val", source, **options)) == 2 + len(val)
+    assert len(examples(name, " train + val ", source, **options)) == len(both)
     message = one_line_error(load_split, name, "train+nope", source, **options)
     assert "no split 'nope'" in message and "train+val" in message
     assert "empty part" in one_line_error(load_split, name, "train+", source, **options)

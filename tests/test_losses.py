@@ -132,6 +132,8 @@ def test_every_loss_has_a_finite_gradient_and_a_config_that_round_trips(rng, nam
     assert value(restored, labels, logits.numpy()) == pytest.approx(float(result), rel=1e-6)
 
 
-def test_unknown_loss_is_a_usage_error():
+def test_unknown_loss_or_a_bad_stride_is_a_usage_error():
     with pytest.raises(UsageError, match="unknown loss 'dice'"):
         build_loss("dice")
+    with pytest.raises(UsageError, match="pixel_stride"):
+        LovaszSoftmax(pixel_stride=0)

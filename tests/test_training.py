@@ -56,6 +56,7 @@ def test_a_run_leaves_every_artifact(trained_run):
     assert metrics["epochs_run"] == 2 and metrics["best_epoch"] in (1, 2)
     assert 0.0 <= metrics["best_val_mean_iou"] <= 1.0
     assert set(metrics["best_val_per_class_iou"]) == set(json.loads((run_dir / "config.json").read_text())["class_names"])
+    assert json.loads((run_dir / "config.json").read_text())["val_images_in_train"] == 0
 
 
 def test_two_epochs_lower_the_training_loss(trained_run):
@@ -158,6 +159,13 @@ def test_photometric_augmentation_and_another_loss_train_and_reload(tmp_path):
     assert np.isfinite(float(history(run_dir)[0]["loss"])) and metrics["epochs_run"] == 1
     reloaded = keras.models.load_model(run_dir / "last.keras")  # with its loss, to resume
     assert isinstance(reloaded.loss, CrossEntropyLovasz)
+
+
+def test_a_val_split_inside_the_train_split_is_warned_about(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    train(small_config(run_dir, model="lean", epochs=1, train_split="train+val"))
+    assert "8 images of --val-split val are also in --train-split train+val" in capsys.readouterr().err
+    assert json.loads((run_dir / "config.json").read_text())["val_images_in_train"] == 8
 
 
 def test_train_script_gives_one_line_errors(tmp_path):

@@ -1,9 +1,15 @@
 """Test-time augmentation: windows that cover, flips undone, scales averaged at the image's size."""
 
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from keras_deconvnet import UsageError
+from keras_deconvnet.cli import add_tta_arguments, tta_from_args
 from keras_deconvnet.evaluation import segment
 from keras_deconvnet.tta import TestTimeAugmentation as TTA
 from keras_deconvnet.tta import window_logits, window_starts
@@ -89,3 +95,34 @@ def test_scales_must_be_positive():
         TTA(scales=(1.0, 0.0))
     with pytest.raises(UsageError, match="positive"):
         TTA(scales=())
+
+
+def tta_flags(*argv: str):
+    parser = argparse.ArgumentParser()
+    add_tta_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_flags_fall_back_to_the_release_metadata_one_by_one():
+    stored = {"tta": {"flip": True, "scales": [0.75, 1.0]}}
+    assert tta_from_args(tta_flags(), stored) == TTA(flip=True, scales=(0.75, 1.0))
+    assert tta_from_args(tta_flags("--tta-scales", "1.5"), stored) == TTA(flip=True, scales=(1.5,))
+    assert tta_from_args(tta_flags("--tta", "none"), stored) == TTA(flip=False, scales=(0.75, 1.0))
+    assert tta_from_args(tta_flags("--tta", "none", "--tta-scales", "1"), stored) is None
+    assert tta_from_args(tta_flags(), {}) is None
+    with pytest.raises(UsageError, match="malformed tta"):
+        tta_from_args(tta_flags(), {"tta": {"flip": True, "scales": 1.0}})
+    with pytest.raises(UsageError, match="positive"):
+        tta_from_args(tta_flags("--tta-scales", "nan"), {})
+    with pytest.raises(SystemExit):
+        tta_flags("--tta-scales", "big")
+
+
+def test_export_refuses_tta_it_could_not_store():
+    script = Path(__file__).resolve().parents[1] / "scripts" / "export.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--model", "missing.keras", "--out", "nowhere", "--tta", "flip"],
+        capture_output=True, text=True,
+    )
+    assert done.returncode == 2 and "add --release NAME" in done.stderr
+    assert "Traceback" not in done.stderr

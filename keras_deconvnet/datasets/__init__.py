@@ -32,6 +32,7 @@ __all__ = [
     "DatasetInfo",
     "cache_dir",
     "dataset_info",
+    "file_names",
     "label_options",
     "load_split",
     "split_names",
@@ -133,6 +134,7 @@ def load_split(
         >>> info.num_classes, info.ignore_label
         (11, 11)
     """
+    split = split.strip()
     builder = _builder(name, data_dir, options)
     info = builder.segmentation_info()
     missing = [part for part in split_names(split) if part not in info.splits]
@@ -152,3 +154,21 @@ def load_split(
     except (ValueError, AssertionError) as error:  # TFDS's words for a malformed slice
         raise UsageError(f"split '{split}' is not a TFDS split expression: {error}") from error
     return dataset, info
+
+
+def file_names(
+    name: str, split: str, data_dir: str | os.PathLike | None = None, **options
+) -> set[str]:
+    """The file names of a split that `load_split` has prepared, read without decoding images.
+
+    Args:
+        name, split, data_dir, **options: as for `load_split`.
+
+    Returns:
+        The "file_name" of every example.
+    """
+    skip = tfds.decode.SkipDecoding()
+    dataset = _builder(name, data_dir, options).as_dataset(
+        split=split.strip(), decoders={"image": skip, "segmentation_mask": skip}
+    )
+    return {file_name.decode() for file_name in dataset.map(lambda f: f["file_name"]).as_numpy_iterator()}

@@ -11,8 +11,8 @@ A frame's video sequence is its file-name prefix (`0006R0_f02370.png`). SegNet's
 0001TP, 0006R0 and 0016E5; its val is 0016E5 only (the street of most of train), and its test
 is 0001TP and Seq05VD, a street train never shows. So val rewards remembering 0016E5 and
 scores about 11 points above test. Two more splits hold a whole sequence out to choose recipes
-on: `heldout_val` is every frame of 0006R0, and `heldout_train` every other frame of train and
-val. 0006R0 is held out because, like Seq05VD, it is a daytime street no other sequence shows
+on: `heldout_val` is every frame of 0006R0, and `heldout_train` all the other frames of
+train and val. 0006R0 is held out because, like Seq05VD, it is a daytime street no other sequence shows
 (0001TP is dusk, and test's 0001TP frames come from the sequence train holds). They are offered
 when train holds 0006R0.
 
@@ -74,13 +74,12 @@ def heldout_pairs(found: dict[str, list[tuple[Path, Path]]]) -> dict[str, list[t
         {"heldout_train": train and val without `HELDOUT_SEQUENCE`, "heldout_val": its frames},
         or {} when train has no frame of it.
     """
-    pool = found.get("train", []) + found.get("val", [])
-    heldout = [pair for pair in pool if sequence(pair[0]) == HELDOUT_SEQUENCE]
     if not any(sequence(image) == HELDOUT_SEQUENCE for image, _ in found.get("train", [])):
         return {}
+    pool = found.get("train", []) + found.get("val", [])
     return {
         "heldout_train": [pair for pair in pool if sequence(pair[0]) != HELDOUT_SEQUENCE],
-        "heldout_val": heldout,
+        "heldout_val": [pair for pair in pool if sequence(pair[0]) == HELDOUT_SEQUENCE],
     }
 
 
