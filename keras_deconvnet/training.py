@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from keras_deconvnet import tracking
+from keras_deconvnet.curves import plot_curves
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 from keras_deconvnet.losses import build_loss
@@ -185,6 +186,21 @@ class ValidationScores(keras.callbacks.Callback):
             logs[f"val_iou_{name}"] = iou
 
 
+class EpochStats(keras.callbacks.Callback):
+    """Adds the learning rate and the epoch's wall time to the epoch logs, for the curves.
+
+    Put it before the loggers.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            logs["epoch_seconds"] = time.perf_counter() - self.start
+
+
 class BestAndLastCheckpoints(keras.callbacks.Callback):
     """Saves `last.keras` every epoch and `best.keras` when validation mean IoU improves.
 
@@ -351,7 +367,7 @@ def train(config: TrainConfig) -> dict:
     """Trains a model as `config` says and returns the final metrics (also in metrics.json).
 
     The run directory (`config.output_dir`) receives config.json, best.keras, last.keras,
-    history.csv, metrics.json, model_summary.txt, tensorboard/ and wandb/.
+    history.csv, curves.png, metrics.json, model_summary.txt, tensorboard/ and wandb/.
     """
     run_dir = _check_run_dir(config)
     keras.utils.set_random_seed(config.seed)
@@ -407,6 +423,7 @@ def train(config: TrainConfig) -> dict:
     checkpoints = BestAndLastCheckpoints(run_dir)
     callbacks = [
         ValidationScores(iou, info.class_names),
+        EpochStats(),
         checkpoints,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.EarlyStopping(
@@ -446,6 +463,7 @@ def train(config: TrainConfig) -> dict:
         ),
     }
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    plot_curves(run_dir)
     if run is not None:
         tracking.finish_run(run, run_dir / "best.keras", summary_file, metrics, f"{config.model}-{config.dataset}")
     return metrics

@@ -47,7 +47,7 @@ def trained_run(tmp_path_factory) -> tuple[Path, dict]:
 
 def test_a_run_leaves_every_artifact(trained_run):
     run_dir, metrics = trained_run
-    for name in ("config.json", "best.keras", "last.keras", "history.csv", "metrics.json", "best_epoch.json", "model_summary.txt"):
+    for name in ("config.json", "best.keras", "last.keras", "history.csv", "curves.png", "metrics.json", "best_epoch.json", "model_summary.txt"):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "tensorboard").is_dir()
     assert not list(run_dir.glob(".*partial*"))
@@ -57,6 +57,13 @@ def test_a_run_leaves_every_artifact(trained_run):
     assert 0.0 <= metrics["best_val_mean_iou"] <= 1.0
     assert set(metrics["best_val_per_class_iou"]) == set(json.loads((run_dir / "config.json").read_text())["class_names"])
     assert json.loads((run_dir / "config.json").read_text())["val_images_in_train"] == 0
+
+
+def test_history_logs_the_learning_rate_and_epoch_time_for_the_curves(trained_run):
+    run_dir, _ = trained_run
+    rows = history(run_dir)
+    assert all(float(row["learning_rate"]) > 0 and float(row["epoch_seconds"]) > 0 for row in rows)
+    assert float(rows[1]["learning_rate"]) < float(rows[0]["learning_rate"])  # cosine decay
 
 
 def test_two_epochs_lower_the_training_loss(trained_run):

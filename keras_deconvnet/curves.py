@@ -1,0 +1,81 @@
+"""Training curves like the paper's Figs. 2 and 3, drawn from a run's history.csv.
+
+Four panels against epochs: train and val loss, train and val mean IoU, the learning rate,
+and the seconds each epoch took. A column a run did not log (an older run has no learning
+rate) leaves its panel empty rather than failing.
+"""
+
+import csv
+import math
+import os
+from pathlib import Path
+
+from keras_deconvnet.errors import UsageError
+
+_PANELS = (
+    ("loss", (("loss", "train"), ("val_loss", "val"))),
+    ("mean IoU", (("mean_iou", "train"), ("val_mean_iou", "val"))),
+    ("learning rate", (("learning_rate", None),)),
+    ("seconds per epoch", (("epoch_seconds", None),)),
+)
+
+
+def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
+    """The columns of a Keras CSVLogger file, as floats (NaN where a cell is empty).
+
+    Raises:
+        UsageError: the file is missing or has no rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"no history.csv at {path}: pass a training run folder")
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise UsageError(f"{path} has no epochs yet")
+
+    def number(text: str | None) -> float:
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            return math.nan
+
+    return {column: [number(row.get(column)) for row in rows] for column in rows[0]}
+
+
+def plot_curves(run_dir: str | os.PathLike) -> Path:
+    """Draws `run_dir/history.csv` into `run_dir/curves.png` (written whole, then renamed).
+
+    Args:
+        run_dir: a training run folder.
+
+    Returns:
+        The path of curves.png.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    history = read_history(run_dir / "history.csv")
+    epochs = [int(epoch) + 1 for epoch in history["epoch"]]
+    figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    for axis, (title, series) in zip(axes.flat, _PANELS):
+        for column, label in series:
+            if column in history:
+                axis.plot(epochs, history[column], label=label)
+        axis.set_title(title)
+        axis.grid(alpha=0.3)
+        if any(label for column, label in series if column in history):
+            axis.legend()
+    for axis in axes[1]:
+        axis.set_xlabel("epoch")
+    figure.suptitle(run_dir.name)
+    figure.tight_layout()
+    path = run_dir / "curves.png"
+    partial = run_dir / ".curves.partial.png"
+    figure.savefig(partial, dpi=100)
+    plt.close(figure)
+    os.replace(partial, path)
+    return path

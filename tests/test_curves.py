@@ -1,0 +1,51 @@
+"""curves.png from a tiny history.csv: every panel, older histories, one-line errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_deconvnet import UsageError
+from keras_deconvnet.curves import plot_curves, read_history
+
+HEADER = "epoch,loss,mean_iou,val_loss,val_mean_iou,learning_rate,epoch_seconds\n"
+ROWS = "0,2.0,0.1,1.8,0.15,0.001,30.5\n1,1.5,0.2,1.6,0.2,0.0005,29.0\n2,1.2,0.3,,0.25,0.0001,28.7\n"
+
+
+def test_curves_are_drawn_from_a_tiny_history(tmp_path):
+    (tmp_path / "history.csv").write_text(HEADER + ROWS)
+    path = plot_curves(tmp_path)
+    assert path == tmp_path / "curves.png"
+    image = np.asarray(Image.open(path).convert("L"))
+    assert image.shape == (700, 1000)
+    assert image.min() < 128  # something is drawn on the white page
+    assert not list(tmp_path.glob(".*partial*"))
+    history = read_history(tmp_path / "history.csv")
+    assert history["learning_rate"] == [0.001, 0.0005, 0.0001]
+    assert np.isnan(history["val_loss"][2])  # an empty cell
+
+
+def test_a_history_without_learning_rate_still_draws(tmp_path):
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,2.0,1.9\n1,1.0,1.2\n")
+    assert plot_curves(tmp_path).is_file()
+
+
+def test_a_missing_or_empty_history_is_one_line_error(tmp_path):
+    with pytest.raises(UsageError, match="no history.csv"):
+        plot_curves(tmp_path)
+    (tmp_path / "history.csv").write_text(HEADER)
+    with pytest.raises(UsageError, match="no epochs yet"):
+        plot_curves(tmp_path)
+
+
+def test_plot_curves_script_redraws_a_run_folder(tmp_path):
+    (tmp_path / "history.csv").write_text(HEADER + ROWS)
+    script = Path(__file__).resolve().parents[1] / "scripts" / "plot_curves.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "curves.png").is_file()
+    missing = subprocess.run([sys.executable, str(script), str(tmp_path / "none")], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no history.csv" in missing.stderr
