@@ -20,7 +20,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.models import load_model
+from keras_deconvnet.models import load_model, resize_model
 
 SERVING_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "serving_bytes"
@@ -216,7 +216,9 @@ def saved_model_dir(path: str | Path) -> Path:
     return versions[max(versions)]
 
 
-def load_predictor(path: str | Path, num_threads: int | None = None) -> Predictor:
+def load_predictor(
+    path: str | Path, num_threads: int | None = None, input_size: tuple[int, int] | None = None
+) -> Predictor:
     """Opens an exported model of any format.
 
     Args:
@@ -225,6 +227,8 @@ def load_predictor(path: str | Path, num_threads: int | None = None) -> Predicto
             latest version) or a `.tflite` file.
         num_threads: CPU threads for TFLite (None: LiteRT's default); other formats use
             TensorFlow's thread pools.
+        input_size: run a `.keras` model at this (height, width) instead of its own (see
+            `keras_deconvnet.models.resize_model`); exported formats have a fixed size.
 
     Returns:
         A `Predictor` with `input_size`, `num_classes`, `class_names`, `palette`, `logits`
@@ -236,8 +240,13 @@ def load_predictor(path: str | Path, num_threads: int | None = None) -> Predicto
     path = Path(path)
     if not path.exists():
         raise UsageError(f"model not found: {path}")
+    if input_size is not None and path.suffix != ".keras":
+        raise UsageError(f"{path} has a fixed input size; re-export the .keras model with --input-size")
     if path.suffix == ".keras":
-        return KerasPredictor(load_model(path, compile=False), read_metadata(path))
+        model = load_model(path, compile=False)
+        if input_size is not None and tuple(input_size) != model_input_size(model):
+            model = resize_model(model, input_size)
+        return KerasPredictor(model, read_metadata(path))
     try:
         if path.is_dir():
             return SavedModelPredictor(saved_model_dir(path))

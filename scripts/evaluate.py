@@ -14,7 +14,7 @@ from pathlib import Path
 
 from keras.utils import Progbar
 
-from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
+from keras_deconvnet.cli import add_tta_arguments, parse_size, run, tta_from_args
 from keras_deconvnet.evaluation import EVALUATION_MODES, evaluate, format_scores, write_confusion_matrix
 
 
@@ -28,6 +28,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)
+    parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
     parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE, with a _tta-... suffix for TTA)")
     return parser
@@ -44,7 +45,7 @@ def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.datasets import label_options, load_split
     from keras_deconvnet.inference import load_predictor
 
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, input_size=args.input_size)
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
     options = label_options(args.dataset, args.num_classes, args.ignore_label)
     split, info = load_split(args.dataset, args.split, args.data_dir, **options)

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_deconvnet import load_model
-from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
+from keras_deconvnet.cli import add_tta_arguments, parse_size, run, tta_from_args
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export import (
@@ -31,6 +31,7 @@ from keras_deconvnet.export import (
     release_artifacts,
 )
 from keras_deconvnet.inference import model_input_size
+from keras_deconvnet.models import resize_model
 from keras_deconvnet.pipeline import evaluation_pipeline
 
 
@@ -66,6 +67,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--evaluation-mode", choices=("resize", "original"),
         help="the model's native evaluation setting, stored in the metadata; scripts/evaluate.py uses it by default",
+    )
+    parser.add_argument(
+        "--input-size", type=parse_size,
+        help="export at this HEIGHTxWIDTH (multiples of 32) rather than the size the model was saved with, "
+        "e.g. a model trained on 256x352 crops at 352x480 (default: its own)",
     )
     add_tta_arguments(parser, for_release=True)
     return parser
@@ -115,6 +121,8 @@ def main(args: argparse.Namespace) -> None:
         raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
+    if args.input_size and tuple(args.input_size) != model_input_size(model):
+        model = resize_model(model, args.input_size)
     check_images, check_masks, info = dataset_images(args, args.check_split, args.check_images, model)
     calibration = None
     if "tflite" in formats and "int8" in tflite_types:

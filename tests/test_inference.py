@@ -11,6 +11,7 @@ from keras_deconvnet import UsageError
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.export import export_model
 from keras_deconvnet.inference import KerasPredictor, load_predictor
+from keras_deconvnet.models import build_model, resize_model
 
 SIZE = 32
 
@@ -116,3 +117,19 @@ def test_missing_or_corrupt_models_are_one_line_usage_errors(name, content, mess
     with pytest.raises(UsageError, match=message) as error:
         load_predictor(path)
     assert "\n" not in str(error.value)
+
+
+def test_a_keras_model_runs_at_another_input_size_with_the_same_weights(tmp_path, exported):
+    model = build_model("lean", num_classes=3, input_shape=(64, 64, 3))
+    path = tmp_path / "lean.keras"
+    model.save(path)
+    predictor = load_predictor(path, input_size=(96, 128))
+    assert predictor.input_size == (96, 128)
+    assert predictor.logits(random_images(np.random.default_rng(1), 1, 96, 128)).shape == (1, 96, 128, 3)
+    resized = resize_model(model, (96, 128))
+    assert all(np.array_equal(a, b) for a, b in zip(resized.get_weights(), model.get_weights()))
+    with pytest.raises(UsageError, match="not built by keras_deconvnet.build_model"):
+        resize_model(tiny_model(3), (64, 64))
+    _, result = exported
+    with pytest.raises(UsageError, match="fixed input size"):
+        load_predictor(result.artifacts["tflite_float32"], input_size=(64, 64))

@@ -22,6 +22,15 @@ def test_presets_set_what_tables_2_and_3_say():
     assert isinstance(build_optimizer(exp2, 10), keras.optimizers.Adam)
 
 
+def test_paper_presets_train_plainly_and_the_camvid_preset_is_the_chosen_recipe():
+    for name in ("paper-exp1", "paper-exp2"):
+        config = resolve_config(name, {})
+        assert (config.loss, config.photometric) == ("cross-entropy", False)
+    camvid = resolve_config("camvid", {"data_dir": "CamVid"})
+    assert (camvid.model, camvid.dataset, camvid.loss, camvid.photometric) == ("lean", "camvid", "ce+lovasz", True)
+    assert camvid.patience >= camvid.epochs  # a fixed schedule: no early stop
+
+
 def test_explicit_flags_override_a_preset():
     config = resolve_config("paper-exp2", {"epochs": 3, "optimizer": "sgd"})
     assert (config.epochs, config.optimizer, config.schedule) == (3, "sgd", "cosine")

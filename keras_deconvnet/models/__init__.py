@@ -96,6 +96,36 @@ def build_model(
     return set_batch_norm_momentum(model)
 
 
+def fits(source: keras.Model, target: keras.Model) -> bool:
+    """True if `source`'s weights have the shapes of `target`'s, one for one."""
+    shapes = lambda model: [tuple(weight.shape) for weight in model.weights]
+    return shapes(source) == shapes(target)
+
+
+def resize_model(model: keras.Model, input_size: tuple[int, int]) -> keras.Model:
+    """The same model, with the same weights, built for another input size.
+
+    Every weight of these fully convolutional models is independent of the input size, so a
+    model trained on 256x352 crops of images scaled around 1 can predict whole 352x480
+    images, where each object has the size it had in training.
+
+    Args:
+        model: a model built by `build_model` (its name is its `build_model` name).
+        input_size: the new (height, width), multiples of 32.
+
+    Raises:
+        UsageError: the model is not one `build_model` makes.
+    """
+    if model.name not in MODEL_BUILDERS:
+        raise UsageError(
+            f"model '{model.name}' was not built by keras_deconvnet.build_model, so it cannot be "
+            "rebuilt at another input size"
+        )
+    resized = build_model(model.name, num_classes=model.output_shape[-1], input_shape=(*input_size, 3))
+    resized.set_weights(model.get_weights())
+    return resized
+
+
 def load_model(path: str | Path, compile: bool = True) -> keras.Model:
     """Loads a `.keras` model saved from this package (its custom layers are registered).
 
