@@ -44,8 +44,8 @@ PRESETS = {
         "lr": 2e-3,
         "warmup_epochs": 2,
         "schedule": "cosine",
-        "epochs": 120,
-        "patience": 120,
+        "epochs": 90,
+        "patience": 90,
     },
 }
 

@@ -30,7 +30,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--val-split", help=f"split to validate on, e.g. heldout_val (CamVid's sequence 0006R0, a street the other splits never show) (default: {DEFAULTS.val_split})")
     add("--num-classes", type=int, help="number of classes, for --dataset folder")
     add("--ignore-label", type=int, help="label to ignore in your masks, for --dataset folder (default: 255)")
-    add("--preset", choices=list(PRESETS), help="the paper's experiments: paper-exp1 = 115 epochs, SGD, no schedule (Table II); paper-exp2 = 150 epochs, Adam, cosine (Table III); camvid = the CamVid recipe chosen on the held-out sequence (lean, 256x352 crops, photometric, ce+lovasz, 120 epochs; give --data-dir); explicit flags override")
+    add("--preset", choices=list(PRESETS), help="the paper's experiments: paper-exp1 = 115 epochs, SGD, no schedule (Table II); paper-exp2 = 150 epochs, Adam, cosine (Table III); camvid = the CamVid recipe chosen on the held-out sequence (lean, 256x352 crops, photometric, ce+lovasz, 90 epochs; give --data-dir); explicit flags override")
     add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"optimizer (default: {DEFAULTS.optimizer})")
     add("--lr", type=float, help=f"peak learning rate (default: {DEFAULTS.lr})")
     add("--momentum", type=float, help=f"SGD momentum (default: {DEFAULTS.momentum})")
