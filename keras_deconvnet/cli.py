@@ -47,6 +47,8 @@ def tta_from_args(args: argparse.Namespace, metadata: dict):
     """
     from keras_deconvnet.tta import TestTimeAugmentation
 
+    if args.tta == "none" and args.tta_scales is None:
+        return None
     stored = metadata.get("tta") or {}
     try:
         flip = bool(stored.get("flip", False)) if args.tta is None else args.tta == "flip"

@@ -206,17 +206,17 @@ class ValidationScores(keras.callbacks.Callback):
 
 
 class EpochStats(keras.callbacks.Callback):
-    """Adds the learning rate and the epoch's wall time to the epoch logs, for the curves.
-
-    Put it before the loggers.
+    """Adds the learning rate at the epoch's start and the epoch's wall time to the epoch
+    logs, for the curves. Put it before the loggers.
     """
 
     def on_epoch_begin(self, epoch, logs=None):
         self.start = time.perf_counter()
+        self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            logs["learning_rate"] = self.learning_rate
             logs["epoch_seconds"] = time.perf_counter() - self.start
 
 

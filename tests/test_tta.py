@@ -107,7 +107,8 @@ def test_flags_fall_back_to_the_release_metadata_one_by_one():
     stored = {"tta": {"flip": True, "scales": [0.75, 1.0]}}
     assert tta_from_args(tta_flags(), stored) == TTA(flip=True, scales=(0.75, 1.0))
     assert tta_from_args(tta_flags("--tta-scales", "1.5"), stored) == TTA(flip=True, scales=(1.5,))
-    assert tta_from_args(tta_flags("--tta", "none"), stored) == TTA(flip=False, scales=(0.75, 1.0))
+    assert tta_from_args(tta_flags("--tta", "none"), stored) is None
+    assert tta_from_args(tta_flags("--tta", "none", "--tta-scales", "0.5,1"), stored) == TTA(scales=(0.5, 1.0))
     assert tta_from_args(tta_flags("--tta", "none", "--tta-scales", "1"), stored) is None
     assert tta_from_args(tta_flags(), {}) is None
     with pytest.raises(UsageError, match="malformed tta"):
