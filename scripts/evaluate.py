@@ -15,6 +15,7 @@ from pathlib import Path
 from keras.utils import Progbar
 
 from keras_deconvnet.cli import add_tta_arguments, parse_size, run, tta_from_args
+from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation import EVALUATION_MODES, evaluate, format_scores, write_confusion_matrix
 
 
@@ -49,6 +50,11 @@ def main(args: argparse.Namespace) -> None:
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
     options = label_options(args.dataset, args.num_classes, args.ignore_label)
     split, info = load_split(args.dataset, args.split, args.data_dir, **options)
+    if predictor.num_classes != info.num_classes:
+        raise UsageError(
+            f"the model predicts {predictor.num_classes} classes but {args.dataset} has "
+            f"{info.num_classes}; evaluate it on the dataset it was trained on"
+        )
     steps = int(split.cardinality())
     batch = args.batch_size if mode == "resize" else 1
     total = -(-steps // batch) if steps >= 0 else None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 from keras.utils import Progbar
-from PIL import Image
+from PIL import Image, ImageOps
 
 from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
 from keras_deconvnet.errors import UsageError
@@ -56,7 +56,8 @@ def main(args: argparse.Namespace) -> None:
     bar = Progbar(len(paths), unit_name="image")
     for path in paths:
         try:
-            image = np.asarray(Image.open(path).convert("RGB"))
+            # Phone photos store their rotation in EXIF; the pixels are as the sensor read them.
+            image = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
         except OSError as error:
             raise UsageError(f"cannot read {path} as an image: {error}") from None
         classes = segment(predictor, image, tta)

@@ -156,6 +156,25 @@ def test_evaluate_and_predict_scripts_on_a_trained_model(trained_run, tmp_path):
         assert (tmp_path / "out" / name).is_file()
 
 
+def test_evaluate_refuses_a_dataset_with_other_classes_and_predict_follows_exif(trained_run, tmp_path):
+    from fixtures import write_camvid_tree
+    from PIL import Image
+
+    run_dir, _ = trained_run
+    camvid = write_camvid_tree(tmp_path / "camvid")
+    done = run_script(str(SCRIPTS / "evaluate.py"), "--model", str(run_dir / "best.keras"), "--dataset", "camvid", "--data-dir", str(camvid), "--split", "val", "--out", str(tmp_path / "eval"))
+    assert done.returncode == 2 and "predicts 4 classes but camvid has 11" in done.stderr
+    assert "Traceback" not in done.stderr
+    # A 40x70 landscape photo whose EXIF says "rotate 90 degrees": its mask is 70x40.
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 70, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    photo.save(tmp_path / "photo.jpg", exif=exif)
+    done = run_script(str(SCRIPTS / "predict.py"), "--model", str(run_dir / "best.keras"), str(tmp_path / "photo.jpg"), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert np.asarray(Image.open(tmp_path / "out" / "photo_classes.png")).shape == (70, 40)
+
+
 def test_photometric_augmentation_and_another_loss_train_and_reload(tmp_path):
     from keras_deconvnet.losses import CrossEntropyLovasz
 
