@@ -59,7 +59,12 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
 
     run_dir = Path(run_dir)
     history = read_history(run_dir / "history.csv")
-    epochs = [int(epoch) + 1 for epoch in history["epoch"]]
+    numbers = history.get("epoch", [])
+    rows = len(next(iter(history.values())))
+    if len(numbers) == rows and all(math.isfinite(n) for n in numbers):
+        epochs = [int(n) + 1 for n in numbers]
+    else:  # no usable epoch column: number the rows
+        epochs = list(range(1, rows + 1))
     figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
     for axis, (title, series) in zip(axes.flat, _PANELS):
         for column, label in series:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from keras import ops
 
+from keras_deconvnet.errors import UsageError
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
 from keras_deconvnet.tta import TestTimeAugmentation
 
@@ -58,9 +59,17 @@ def evaluate(
 
     Returns:
         `scores_from_confusion`'s dict plus "confusion_matrix" (list of lists) and "images".
+
+    Raises:
+        UsageError: the model's classes are not the dataset's.
     """
     from keras_deconvnet.pipeline import evaluation_pipeline
 
+    if predictor.num_classes != info.num_classes:
+        raise UsageError(
+            f"the model predicts {predictor.num_classes} classes but {info.name} has "
+            f"{info.num_classes}; evaluate it on the dataset it was trained on"
+        )
     if mode not in EVALUATION_MODES:
         raise ValueError(f"mode must be one of {EVALUATION_MODES}, got '{mode}'")
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}

@@ -240,13 +240,22 @@ def load_predictor(
     path = Path(path)
     if not path.exists():
         raise UsageError(f"model not found: {path}")
-    if input_size is not None and path.suffix != ".keras":
-        raise UsageError(f"{path} has a fixed input size; re-export the .keras model with --input-size")
     if path.suffix == ".keras":
         model = load_model(path, compile=False)
-        if input_size is not None and tuple(input_size) != model_input_size(model):
+        if input_size is not None:
             model = resize_model(model, input_size)
         return KerasPredictor(model, read_metadata(path))
+    predictor = _open_exported(path, num_threads)
+    if input_size is not None and tuple(input_size) != predictor.input_size:
+        raise UsageError(
+            f"{path} has the fixed input size {predictor.input_size}; re-export the .keras model "
+            "with --input-size"
+        )
+    return predictor
+
+
+def _open_exported(path: Path, num_threads: int | None) -> Predictor:
+    """A SavedModel or `.tflite` predictor; anything else is a one-line UsageError."""
     try:
         if path.is_dir():
             return SavedModelPredictor(saved_model_dir(path))

@@ -45,7 +45,7 @@ PRESETS = {
         "warmup_epochs": 2,
         "schedule": "cosine",
         "epochs": 90,
-        "patience": 90,
+        "patience": 0,
     },
 }
 
@@ -77,7 +77,7 @@ class TrainConfig:
     class_weights: str = "none"
     backbone_weights: str | None = None
     init_weights: str | None = None  # a .keras model to start from (fine-tuning)
-    patience: int = 20
+    patience: int = 20  # 0: no early stopping, a fixed schedule
     output_dir: str = "runs/latest"
     resume: bool = False
     seed: int = 0
@@ -444,12 +444,13 @@ def train(config: TrainConfig) -> dict:
         EpochStats(),
         checkpoints,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.EarlyStopping(
-            monitor="val_mean_iou", mode="max", patience=config.patience, restore_best_weights=True
-        ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=config.resume),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
     ]
+    if config.patience:
+        callbacks.insert(4, keras.callbacks.EarlyStopping(
+            monitor="val_mean_iou", mode="max", patience=config.patience, restore_best_weights=True
+        ))
     if run is not None:
         wandb_id_file.write_text(run.id)
         images, masks = next(iter(data.val.unbatch().batch(4)))

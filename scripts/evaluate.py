@@ -15,7 +15,6 @@ from pathlib import Path
 from keras.utils import Progbar
 
 from keras_deconvnet.cli import add_tta_arguments, parse_size, run, tta_from_args
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation import EVALUATION_MODES, evaluate, format_scores, write_confusion_matrix
 
 
@@ -25,7 +24,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", required=True, choices=("voc2012_segmentation", "camvid", "folder", "demo"), help="dataset to evaluate on")
     parser.add_argument("--data-dir", help="the dataset's source folder (not needed for demo)")
     parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
-    parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder")
+    parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder (default: the model's)")
     parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)
@@ -48,13 +47,8 @@ def main(args: argparse.Namespace) -> None:
 
     predictor = load_predictor(args.model, input_size=args.input_size)
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
-    options = label_options(args.dataset, args.num_classes, args.ignore_label)
+    options = label_options(args.dataset, args.num_classes or predictor.num_classes, args.ignore_label)
     split, info = load_split(args.dataset, args.split, args.data_dir, **options)
-    if predictor.num_classes != info.num_classes:
-        raise UsageError(
-            f"the model predicts {predictor.num_classes} classes but {args.dataset} has "
-            f"{info.num_classes}; evaluate it on the dataset it was trained on"
-        )
     steps = int(split.cardinality())
     batch = args.batch_size if mode == "resize" else 1
     total = -(-steps // batch) if steps >= 0 else None
@@ -70,8 +64,10 @@ def main(args: argparse.Namespace) -> None:
     scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
     scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
     scores["tta"] = tta.as_metadata() if tta else None
+    scores["input_size"] = list(predictor.input_size)
     model_path = Path(args.model)
-    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{tta_suffix(tta)}")
+    size_suffix = "_{}x{}".format(*args.input_size) if args.input_size else ""
+    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{size_suffix}{tta_suffix(tta)}")
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
     (out_dir / "scores.json").write_text(json.dumps({**scores, "class_names": list(info.class_names)}, indent=2))
     views = f", TTA {tta.as_metadata()}" if tta else ""

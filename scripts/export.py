@@ -121,7 +121,7 @@ def main(args: argparse.Namespace) -> None:
         raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
-    if args.input_size and tuple(args.input_size) != model_input_size(model):
+    if args.input_size:
         model = resize_model(model, args.input_size)
     check_images, check_masks, info = dataset_images(args, args.check_split, args.check_images, model)
     calibration = None

@@ -14,7 +14,7 @@ import numpy as np
 from keras.utils import Progbar
 from PIL import Image, ImageOps
 
-from keras_deconvnet.cli import add_tta_arguments, run, tta_from_args
+from keras_deconvnet.cli import add_tta_arguments, parse_size, run, tta_from_args
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation import segment
 
@@ -27,6 +27,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     add_tta_arguments(parser)
+    parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
     parser.add_argument("--alpha", type=float, default=0.5, help="opacity of the mask in the overlay (default: 0.5)")
     return parser
 
@@ -48,7 +49,7 @@ def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.inference import load_predictor
 
     paths = image_paths(Path(args.inputs))
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, input_size=args.input_size)
     tta = tta_from_args(args, predictor.metadata)
     palette = predictor.palette
     out_dir = Path(args.out)

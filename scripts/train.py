@@ -18,6 +18,21 @@ DATASETS = ("voc2012_segmentation", "camvid", "folder", "demo")
 DEFAULTS = TrainConfig()
 
 
+def describe(values: dict) -> str:
+    """A preset's settings as flags: {"epochs": 90, "photometric": True} -> '--epochs 90 --photometric'."""
+    flags = []
+    for key, value in values.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            separator = "x" if key == "input_size" else ","
+            flags.append(f"{flag} {separator.join(map(str, value))}")
+        else:
+            flags.append(f"{flag} {value}")
+    return " ".join(flags)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -30,7 +45,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--val-split", help=f"split to validate on, e.g. heldout_val (CamVid's sequence 0006R0, a street the other splits never show) (default: {DEFAULTS.val_split})")
     add("--num-classes", type=int, help="number of classes, for --dataset folder")
     add("--ignore-label", type=int, help="label to ignore in your masks, for --dataset folder (default: 255)")
-    add("--preset", choices=list(PRESETS), help="the paper's experiments: paper-exp1 = 115 epochs, SGD, no schedule (Table II); paper-exp2 = 150 epochs, Adam, cosine (Table III); camvid = the CamVid recipe chosen on the held-out sequence (lean, 256x352 crops, photometric, ce+lovasz, 90 epochs; give --data-dir); explicit flags override")
+    add("--preset", choices=list(PRESETS), help="paper-exp1 and paper-exp2: the paper's Tables II and III; camvid: the CamVid recipe chosen on the held-out sequence (give --data-dir); explicit flags override. " + "; ".join(f"{name} = {describe(values)}" for name, values in PRESETS.items()))
     add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"optimizer (default: {DEFAULTS.optimizer})")
     add("--lr", type=float, help=f"peak learning rate (default: {DEFAULTS.lr})")
     add("--momentum", type=float, help=f"SGD momentum (default: {DEFAULTS.momentum})")
@@ -46,7 +61,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU) or one comma-separated weight per class (default: none)")
     add("--backbone-weights", type=lambda text: None if text.lower() == "none" else text, help="encoder weights: 'imagenet' (Keras download), 'none', or a path to a local weights file (default: none)")
     add("--init-weights", metavar="PATH", help="start from the weights of a saved .keras model of the same --model and classes, e.g. a run's best.keras; its input size may differ, so a model trained on small crops can be fine-tuned at full size (default: none, a fresh start)")
-    add("--patience", type=int, help=f"early stopping: epochs without a better val mean IoU (default: {DEFAULTS.patience})")
+    add("--patience", type=int, help=f"early stopping: epochs without a better val mean IoU; 0 turns it off, for a fixed schedule (default: {DEFAULTS.patience})")
     add("--output-dir", help=f"run folder: config, checkpoints, CSV, metrics, logs (default: {DEFAULTS.output_dir})")
     add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config")
     add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")

@@ -19,17 +19,21 @@ def test_curves_are_drawn_from_a_tiny_history(tmp_path):
     (tmp_path / "history.csv").write_text(HEADER + ROWS)
     path = plot_curves(tmp_path)
     assert path == tmp_path / "curves.png"
-    image = np.asarray(Image.open(path).convert("L"))
-    assert image.shape == (700, 1000)
-    assert image.min() < 128  # something is drawn on the white page
+    image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert image.shape == (700, 1000, 3)
+    # Lines are drawn in matplotlib's first two colours (blue and orange), not only axes.
+    for colour in ((31, 119, 180), (255, 127, 14)):
+        assert np.any(np.abs(image - colour).sum(axis=-1) < 30), colour
     assert not list(tmp_path.glob(".*partial*"))
     history = read_history(tmp_path / "history.csv")
     assert history["learning_rate"] == [0.001, 0.0005, 0.0001]
     assert np.isnan(history["val_loss"][2])  # an empty cell
 
 
-def test_a_history_without_learning_rate_still_draws(tmp_path):
+def test_a_history_without_learning_rate_or_epochs_still_draws(tmp_path):
     (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,2.0,1.9\n1,1.0,1.2\n")
+    assert plot_curves(tmp_path).is_file()
+    (tmp_path / "history.csv").write_text("loss,val_loss\n2.0,1.9\n1.0,1.2\n")
     assert plot_curves(tmp_path).is_file()
 
 

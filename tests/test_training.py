@@ -89,6 +89,8 @@ def test_best_checkpoint_reloads_with_the_logged_val_miou(trained_run):
 def test_early_stopping_stops_when_val_miou_stalls(tmp_path):
     metrics = train(small_config(tmp_path / "run", epochs=6, patience=1, lr=0.0, optimizer="sgd", schedule="none"))
     assert metrics["epochs_run"] < 6
+    fixed = train(small_config(tmp_path / "fixed", model="lean", epochs=3, patience=0, lr=0.0, optimizer="sgd", schedule="none"))
+    assert fixed["epochs_run"] == 3  # patience 0: a fixed schedule, never stopped early
 
 
 def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):

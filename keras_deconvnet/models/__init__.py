@@ -113,17 +113,23 @@ def resize_model(model: keras.Model, input_size: tuple[int, int]) -> keras.Model
         model: a model built by `build_model` (its name is its `build_model` name).
         input_size: the new (height, width), multiples of 32.
 
+    Returns:
+        `model` itself if it already has that size, else the rebuilt model.
+
     Raises:
         UsageError: the model is not one `build_model` makes.
     """
-    if model.name not in MODEL_BUILDERS:
-        raise UsageError(
-            f"model '{model.name}' was not built by keras_deconvnet.build_model, so it cannot be "
-            "rebuilt at another input size"
-        )
-    resized = build_model(model.name, num_classes=model.output_shape[-1], input_shape=(*input_size, 3))
-    resized.set_weights(model.get_weights())
-    return resized
+    if tuple(model.input_shape[1:3]) == tuple(input_size):
+        return model
+    if model.name in MODEL_BUILDERS:
+        resized = build_model(model.name, num_classes=model.output_shape[-1], input_shape=(*input_size, 3))
+        if fits(model, resized):
+            resized.set_weights(model.get_weights())
+            return resized
+    raise UsageError(
+        f"model '{model.name}' was not built by keras_deconvnet.build_model, so it cannot be "
+        "rebuilt at another input size"
+    )
 
 
 def load_model(path: str | Path, compile: bool = True) -> keras.Model:
