@@ -439,18 +439,18 @@ def train(config: TrainConfig) -> dict:
     resume_id = wandb_id_file.read_text().strip() if config.resume and wandb_id_file.is_file() else None
     run = tracking.start_run(config.wandb, config.wandb_project, run_dir, run_config, resume_id)
     checkpoints = BestAndLastCheckpoints(run_dir)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_mean_iou", mode="max", patience=config.patience, restore_best_weights=True
+    )
     callbacks = [
         ValidationScores(iou, info.class_names),
         EpochStats(),
         checkpoints,
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        *([early_stopping] if config.patience else []),  # 0: a fixed schedule
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=config.resume),
         keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
     ]
-    if config.patience:
-        callbacks.insert(4, keras.callbacks.EarlyStopping(
-            monitor="val_mean_iou", mode="max", patience=config.patience, restore_best_weights=True
-        ))
     if run is not None:
         wandb_id_file.write_text(run.id)
         images, masks = next(iter(data.val.unbatch().batch(4)))
