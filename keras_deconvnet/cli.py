@@ -1,4 +1,4 @@
-"""What every script shares: size parsing, TTA flags and turning user mistakes into one line."""
+"""What every script shares: size parsing, TTA flags and turning user mistakes and Ctrl-C into one line."""
 
 import argparse
 import sys
@@ -38,6 +38,17 @@ def parse_scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected numbers such as 0.75,1.0,1.25, got '{text}'") from None
 
 
+def parse_scale_range(text: str) -> tuple[float, float]:
+    """'0.5,2' -> (0.5, 2.0), random scaling's MIN,MAX; `config_checks.validate` checks their range."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two numbers MIN,MAX such as 0.5,2.0, got '{text}'")
+    return values
+
+
 def tta_from_args(args: argparse.Namespace, metadata: dict):
     """The `TestTimeAugmentation` the flags ask for, each flag not given taken from the
     metadata's "tta" (a release's evaluation setting); None for the plain prediction.
@@ -60,10 +71,15 @@ def tta_from_args(args: argparse.Namespace, metadata: dict):
 
 
 def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser) -> None:
-    """Parses the arguments and calls `main`; a `UsageError` becomes `error: ...`, exit 2."""
+    """Parses the arguments and calls `main`; a `UsageError` becomes `error: ...`, exit 2, and
+    Ctrl-C `interrupted: ...` (with what `main` put in its KeyboardInterrupt), exit 130 as a shell's.
+    """
     args = parser.parse_args()
     try:
         main(args)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt as interrupt:
+        print(f"interrupted: {interrupt or 'stopped by Ctrl-C'}", file=sys.stderr)
+        sys.exit(130)

@@ -8,7 +8,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-from keras import ops
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion

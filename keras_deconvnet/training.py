@@ -17,12 +17,15 @@ import keras
 import numpy as np
 
 from keras_deconvnet import tracking
+from keras_deconvnet.config_checks import validate
 from keras_deconvnet.curves import plot_curves
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.json_files import write_json
 from keras_deconvnet.labels import IGNORE_LABEL
 from keras_deconvnet.losses import build_loss
 from keras_deconvnet.metrics import mean_iou_metric, scores_from_confusion
 from keras_deconvnet.models import build_model, fits, load_model
+from keras_deconvnet.training_data import has_tensorflow, prepare_data
 
 # Tables II and III of the paper (plain cross-entropy, no photometric distortion), and the
 # CamVid recipe chosen on the held-out sequence (README, "Results on CamVid"): lean model,
@@ -83,6 +86,7 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: bool = False
     strategy: str = "default"
+    data_loader: str = "auto"  # tf (tf.data), numpy (no TensorFlow needed), auto: tf if installed
     wandb: str = "online"
     wandb_project: str = "keras-deconvnet"
     wandb_images_every: int = 5
@@ -242,7 +246,7 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
         if value is not None and value > self.best.get(self.monitor, -np.inf):
             self.best = {"epoch": epoch + 1, **logs}
             self._save(self.run_dir / "best.keras")
-            (self.run_dir / "best_epoch.json").write_text(json.dumps(self.best, indent=2))
+            write_json(self.run_dir / "best_epoch.json", self.best)
 
     def _save(self, path: Path) -> None:
         partial = path.with_name(f".{path.stem}.partial.keras")
@@ -287,67 +291,6 @@ def _set_mixed_precision(enabled: bool) -> str:
     return policy
 
 
-@dataclasses.dataclass
-class TrainingData:
-    """The batched splits and what the model needs to know about them."""
-
-    train: object  # tf.data.Dataset of (images, masks)
-    val: object
-    info: object  # keras_deconvnet.datasets.DatasetInfo
-    steps_per_epoch: int
-    training_masks: object  # () -> iterable of masks, for class weights
-    val_images_in_train: int  # validation images the model also trains on
-
-
-def _count_batches(dataset) -> int:
-    count = int(dataset.cardinality())
-    return count if count >= 0 else sum(1 for _ in dataset)
-
-
-def prepare_data(config: TrainConfig) -> TrainingData:
-    """Loads the train and validation splits and builds their pipelines."""
-    from keras_deconvnet.augmentation import PhotometricDistortion
-    from keras_deconvnet.datasets import file_names, label_options, load_split
-    from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
-
-    if config.dataset == "folder" and config.num_classes is None:
-        raise UsageError("--dataset folder needs --num-classes (and --ignore-label if not 255)")
-    options = {
-        **config.dataset_options,
-        **label_options(config.dataset, config.num_classes, config.ignore_label),
-    }
-    train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
-    val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
-    labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
-    train = training_pipeline(
-        train_split,
-        **labels,
-        input_size=tuple(config.input_size),
-        batch_size=config.batch_size,
-        scale_range=tuple(config.scale_range),
-        photometric=PhotometricDistortion() if config.photometric else None,
-        seed=config.seed,
-    )
-    val = evaluation_pipeline(
-        val_split, **labels, input_size=tuple(config.input_size), batch_size=config.batch_size
-    )
-    steps = _count_batches(train)
-    if steps == 0:
-        raise UsageError(
-            f"the {config.train_split} split has fewer images than --batch-size "
-            f"{config.batch_size}; use a smaller batch"
-        )
-
-    def training_masks():
-        for _, masks in evaluation_pipeline(train_split, **labels, input_size=None, batch_size=1, mode="original"):
-            yield masks.numpy()
-
-    overlap = file_names(config.dataset, config.train_split, config.data_dir, **options) & file_names(
-        config.dataset, config.val_split, config.data_dir, **options
-    )
-    return TrainingData(train, val, info, steps, training_masks, len(overlap))
-
-
 def load_initial_weights(model: keras.Model, path: str | Path) -> None:
     """Starts `model` from the weights of a saved model of the same architecture and classes.
 
@@ -386,7 +329,11 @@ def train(config: TrainConfig) -> dict:
 
     The run directory (`config.output_dir`) receives config.json, best.keras, last.keras,
     history.csv, curves.png, metrics.json, model_summary.txt, tensorboard/ and wandb/.
+
+    Raises:
+        UsageError: a setting is out of range (`validate`), or the run folder is taken.
     """
+    validate(config)
     run_dir = _check_run_dir(config)
     keras.utils.set_random_seed(config.seed)
     policy = _set_mixed_precision(config.mixed_precision)
@@ -433,7 +380,7 @@ def train(config: TrainConfig) -> dict:
         "steps_per_epoch": data.steps_per_epoch,
         "val_images_in_train": data.val_images_in_train,
     }
-    (run_dir / "config.json").write_text(json.dumps(run_config, indent=2))
+    write_json(run_dir / "config.json", run_config)
 
     wandb_id_file = run_dir / "wandb_run_id"
     resume_id = wandb_id_file.read_text().strip() if config.resume and wandb_id_file.is_file() else None
@@ -449,15 +396,16 @@ def train(config: TrainConfig) -> dict:
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         *([early_stopping] if config.patience else []),  # 0: a fixed schedule
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=config.resume),
-        keras.callbacks.TensorBoard(str(run_dir / "tensorboard")),
+        # Keras' TensorBoard callback writes through TensorFlow's summary ops.
+        *([keras.callbacks.TensorBoard(str(run_dir / "tensorboard"))] if has_tensorflow() else []),
     ]
     if run is not None:
         wandb_id_file.write_text(run.id)
-        images, masks = next(iter(data.val.unbatch().batch(4)))
+        images, masks = data.val_sample()
         callbacks += [
             tracking.metrics_logger(),
             tracking.SegmentationImageLogger(
-                run, images.numpy(), masks.numpy(), info.class_names, config.wandb_images_every
+                run, images, masks, info.class_names, config.wandb_images_every
             ),
         ]
 
@@ -481,7 +429,7 @@ def train(config: TrainConfig) -> dict:
             epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2
         ),
     }
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json(run_dir / "metrics.json", metrics)
     plot_curves(run_dir)
     if run is not None:
         tracking.finish_run(run, run_dir / "best.keras", summary_file, metrics, f"{config.model}-{config.dataset}")

@@ -3,7 +3,9 @@
 For each model at each size: parameters, multiply-adds, .keras and TFLite (float32, int8)
 file sizes, batch-1 latency (Keras, LiteRT with 1 and 2 threads; median and p90 of runs
 interleaved across models), training images/second and peak training memory, each also as
-a ratio to the encoder and to the VGG16 DeconvNet; then the targets of the lean model.
+a ratio to the encoder and to the VGG16 DeconvNet; int8 against float32 (LiteRT latency,
+int8/f32 ratio, and the XNNPACK partitions of each int8 file with the ops left outside them);
+then the targets of the lean model.
 Writes OUT.json and OUT.md and prints the Markdown. The logic is in keras_deconvnet.benchmark.
 
     python scripts/benchmark.py                      # every model at 224x224 and 352x480

@@ -8,7 +8,6 @@ Example:
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from keras.utils import Progbar
 
 from keras_deconvnet.cli import add_tta_arguments, parse_size, run, tta_from_args
 from keras_deconvnet.evaluation import EVALUATION_MODES, evaluate, format_scores, write_confusion_matrix
+from keras_deconvnet.json_files import write_json
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> None:
     size_suffix = "_{}x{}".format(*args.input_size) if args.input_size else ""
     out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{size_suffix}{tta_suffix(tta)}")
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
-    (out_dir / "scores.json").write_text(json.dumps({**scores, "class_names": list(info.class_names)}, indent=2))
+    write_json(out_dir / "scores.json", {**scores, "class_names": list(info.class_names)})
     views = f", TTA {tta.as_metadata()}" if tta else ""
     print(
         f"{scores['images']} images of {args.dataset}/{args.split}, mode {mode}{views}, "

@@ -5,7 +5,9 @@ NAME/<version>/, NAME_v<version>.keras and NAME_v<version>_<type>.tflite beside 
 with its metadata JSON. int8 is calibrated on --calibration-images images of the dataset's
 train split; every file is then compared with the Keras model on --check-images images of
 its val split, and the export fails (writing nothing) if float32 files agree on fewer than
-99.9% of pixels or float16 on fewer than 99.5%. See the README, "Export and serving".
+99.9% of pixels or float16 on fewer than 99.5%. The dataset is the one in the run's config.json
+beside the model (a run folder's best.keras or last.keras) unless --calibration-dataset says;
+without either, int8 is refused and the check uses the demo set. See the README, "Export and serving".
 
 Example:
   python scripts/export.py --model runs/latest/best.keras --out saved_models/camvid \\
@@ -13,7 +15,10 @@ Example:
 """
 
 import argparse
+import dataclasses
+import json
 import os
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -44,11 +49,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--tflite-types", default=",".join(TFLITE_TYPES), help=f"comma-separated (default: {','.join(TFLITE_TYPES)})"
     )
     parser.add_argument(
-        "--calibration-dataset", default="demo",
-        help="dataset for int8 calibration (its --calibration-split) and the check (its --check-split) (default: demo)",
+        "--calibration-dataset",
+        help="dataset for int8 calibration (its --calibration-split) and the check (its --check-split) "
+        "(default: the dataset in the run's config.json beside the model; without one, int8 needs this flag "
+        "and the check uses demo)",
     )
-    parser.add_argument("--data-dir", help="the dataset's source folder (not needed for demo)")
-    parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for a folder dataset (default: 255)")
+    parser.add_argument("--data-dir", help="the dataset's source folder (default: the run's, for its dataset; not needed for demo)")
+    parser.add_argument("--ignore-label", type=int, help="ignore label, for a folder dataset (default: the run's, else 255)")
     parser.add_argument("--calibration-split", default="train", help="split for int8 calibration (default: train)")
     parser.add_argument("--calibration-images", type=int, default=200, help="int8 calibration images (default: 200)")
     parser.add_argument("--check-split", default="val", help="split for the check (default: val)")
@@ -86,8 +93,51 @@ def parse_list(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
     return items
 
 
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """The dataset an export calibrates int8 on and checks with, and how to load it."""
+
+    name: str
+    data_dir: str | None = None
+    ignore_label: int = 255
+    options: dict = dataclasses.field(default_factory=dict)  # e.g. the demo set's size
+
+
+def run_config(model_path: str) -> dict:
+    """The config.json of the training run beside the model (a run folder's best.keras), or {}."""
+    path = Path(model_path).with_name("config.json")
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read the run config {path}: {error}") from None
+
+
+def data_source(args: argparse.Namespace, needs_calibration: bool) -> DataSource:
+    """--calibration-dataset, else the dataset the model was trained on, else demo for the check only.
+
+    Raises:
+        UsageError: int8 needs calibration images and nothing says what the model was trained on.
+    """
+    run = run_config(args.model)
+    name = args.calibration_dataset or run.get("dataset")
+    if name is None and needs_calibration:
+        raise UsageError(
+            f"int8 needs calibration images of the data {args.model} was trained on and no run config.json "
+            "beside it says which: pass --calibration-dataset (and --data-dir), or --tflite-types float32,float16"
+        )
+    recorded = run if name == run.get("dataset") else {}  # the run's folder and options fit its dataset only
+    return DataSource(
+        name or "demo",
+        args.data_dir or recorded.get("data_dir"),
+        recorded.get("ignore_label", 255) if args.ignore_label is None else args.ignore_label,
+        recorded.get("dataset_options") or {},
+    )
+
+
 def dataset_images(
-    args: argparse.Namespace, split: str, count: int, model: keras.Model
+    source: DataSource, split: str, count: int, model: keras.Model
 ) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
     """Up to `count` images and masks of a split at the model's input size, and the DatasetInfo.
 
@@ -97,8 +147,8 @@ def dataset_images(
     if count < 1:
         raise UsageError(f"--calibration-images and --check-images must be at least 1, got {count}")
     num_classes = model.output_shape[-1]
-    options = label_options(args.calibration_dataset, num_classes, args.ignore_label)
-    dataset, info = load_split(args.calibration_dataset, split, args.data_dir, **options)
+    options = {**source.options, **label_options(source.name, num_classes, source.ignore_label)}
+    dataset, info = load_split(source.name, split, source.data_dir, **options)
     if info.num_classes != num_classes:
         raise UsageError(
             f"the model predicts {num_classes} classes but {info.name} has {info.num_classes}; "
@@ -123,10 +173,12 @@ def main(args: argparse.Namespace) -> None:
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
     if args.input_size:
         model = resize_model(model, args.input_size)
-    check_images, check_masks, info = dataset_images(args, args.check_split, args.check_images, model)
+    needs_calibration = "tflite" in formats and "int8" in tflite_types
+    source = data_source(args, needs_calibration)
+    check_images, check_masks, info = dataset_images(source, args.check_split, args.check_images, model)
     calibration = None
-    if "tflite" in formats and "int8" in tflite_types:
-        calibration = dataset_images(args, args.calibration_split, args.calibration_images, model)[0]
+    if needs_calibration:
+        calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
         print(f"int8 calibration: {len(calibration)} images of {info.name}/{args.calibration_split}")
     print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
           f"{args.latency_runs} single-image runs after warm-up, TFLite with {args.num_threads} threads")

@@ -7,11 +7,14 @@ Examples:
 """
 
 import argparse
+import shlex
+from pathlib import Path
 
-from keras_deconvnet.cli import parse_size, run
+from keras_deconvnet.cli import parse_scale_range, parse_size, run
 from keras_deconvnet.losses import LOSS_NAMES
 from keras_deconvnet.models import MODEL_BUILDERS
 from keras_deconvnet.tracking import WANDB_MODES
+from keras_deconvnet.training_data import DATA_LOADERS
 from keras_deconvnet.training import PRESETS, TrainConfig, load_run_config, resolve_config, summary_line, train
 
 DATASETS = ("voc2012_segmentation", "camvid", "folder", "demo")
@@ -55,7 +58,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--epochs", type=int, help=f"maximum epochs (default: {DEFAULTS.epochs})")
     add("--batch-size", type=int, help=f"images per step (default: {DEFAULTS.batch_size})")
     add("--input-size", type=parse_size, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
-    add("--scale-range", type=lambda text: tuple(float(v) for v in text.split(",")), help="random scale range MIN,MAX before cropping (default: 0.5,2.0)")
+    add("--scale-range", type=parse_scale_range, help="random scale range MIN,MAX before cropping, 0 < MIN <= MAX (default: 0.5,2.0)")
     add("--photometric", action=argparse.BooleanOptionalAction, help="random brightness, contrast, saturation and hue on the images after the geometric augmentation (MMSegmentation's PhotoMetricDistortion; default: off)")
     add("--loss", choices=LOSS_NAMES, help="training loss: cross-entropy; ohem (cross-entropy of the pixels whose true-class probability is below 0.7, at least 100,000 a batch); lovasz (Lovasz-softmax, a surrogate of 1 - IoU); ce+lovasz (their sum) (default: cross-entropy)")
     add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU) or one comma-separated weight per class (default: none)")
@@ -66,6 +69,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config")
     add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")
     add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
+    add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX or PyTorch trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
     add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy (default: default, one device)")
     add("--wandb", choices=WANDB_MODES, help="W&B logging: online (offline when no API key is set), offline, disabled (default: online)")
     add("--wandb-project", help=f"W&B project (default: {DEFAULTS.wandb_project})")
@@ -79,8 +83,21 @@ def main(args: argparse.Namespace) -> None:
         config = load_run_config(args.output_dir or DEFAULTS.output_dir, explicit)
     else:
         config = resolve_config(args.preset, explicit)
-    metrics = train(config)
+    try:
+        metrics = train(config)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interruption(config.output_dir)) from None
     print(summary_line(metrics, config.output_dir))
+
+
+def interruption(run_dir: str) -> str:
+    """What Ctrl-C leaves: a run to continue with --resume once its folder holds a config."""
+    if not (Path(run_dir) / "config.json").is_file():
+        return f"stopped before the run in {run_dir} started; start it again with the same command"
+    return (
+        f"the run in {run_dir} stops here; continue it with "
+        f"python scripts/train.py --resume --output-dir {shlex.quote(run_dir)}"
+    )
 
 
 if __name__ == "__main__":

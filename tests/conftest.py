@@ -1,7 +1,12 @@
 """Shared fixtures: everything is built here, offline, in tmp dirs."""
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 @pytest.fixture
@@ -12,6 +17,14 @@ def rng() -> np.random.Generator:
 def random_images(rng: np.random.Generator, batch: int, height: int, width: int) -> np.ndarray:
     """RGB images, float32 in 0..255, as the models take them."""
     return rng.uniform(0, 255, size=(batch, height, width, 3)).astype("float32")
+
+
+def load_script(name: str):
+    """scripts/NAME.py as a module, to call its `main` in-process and patch what it uses."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,5 +1,6 @@
 """The benchmark: multiply-adds on tiny models counted by hand, the statistics, the tables,
-and one --quick run of the script on a 64x64 encoder and lean model (no VGG16)."""
+XNNPACK partitions of tiny int8 files, and one --quick run of the script on a 64x64 encoder,
+lean and lean_minimalistic model (no VGG16)."""
 
 import importlib.util
 import json
@@ -17,16 +18,21 @@ from keras_deconvnet.benchmark import (
     Timer,
     add_ratios,
     count_multiply_adds,
+    format_int8_table,
     format_ratio_table,
     format_results_table,
     format_targets_table,
+    int8_vs_float32,
     latency_stats,
     layer_calls,
     layer_multiply_adds,
     rss_bytes,
     run_benchmark,
     time_interleaved,
+    xnnpack_partitions,
 )
+from keras_deconvnet.benchmark.timing import calibration_images
+from keras_deconvnet.export import convert_tflite
 from keras_deconvnet.models.backbone import build_mobilenet_v3
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
@@ -130,9 +136,9 @@ def test_peak_rss_sees_an_allocation():
 
 def fake_entry(scale: float, tflite: bool = True) -> dict:
     latency = {"keras": {"median_ms": 10 * scale, "p90_ms": 12 * scale, "runs": 5}}
-    if tflite:
-        for kind in ("float32_1t", "float32_2t", "int8_1t", "int8_2t"):
-            latency[f"tflite_{kind}"] = {"median_ms": scale, "p90_ms": 1.5 * scale, "runs": 20}
+    if tflite:  # int8 twice as slow as float32 with 1 thread, twice as fast with 2
+        for kind, factor in (("float32_1t", 1), ("float32_2t", 1), ("int8_1t", 2), ("int8_2t", 0.5)):
+            latency[f"tflite_{kind}"] = {"median_ms": factor * scale, "p90_ms": 1.5 * factor * scale, "runs": 20}
     sizes = {"keras": int(4e6 * scale)} | ({"tflite_float32": int(3e6 * scale), "tflite_int8": int(1e6 * scale)} if tflite else {})
     return {
         "parameters": int(1e6 * scale),
@@ -141,6 +147,10 @@ def fake_entry(scale: float, tflite: bool = True) -> dict:
         "latency": latency,
         "training": {"images_per_second": 100 / scale, "peak_memory_bytes": int(3e8 * scale)},
         "notes": {} if tflite else {"tflite": "not converted: too big"},
+        "xnnpack": {
+            "int8": {"partitions": 3, "ops": 10, "delegated_ops": 7, "other_ops": 3,
+                     "other_op_names": {"ADD": 1, "HARD_SWISH": 2}}
+        } if tflite else {},
     }
 
 
@@ -155,6 +165,16 @@ def test_tables_and_ratios():
     assert table[0].endswith("| train images/s | train peak MB |")
     assert len(table) == 2 + 3
     assert table[3].startswith("| lean | 2,000,000 | 100.0 | 8.0 | 6.0 | 2.0 | 20.00 / 24.00 | 2.00 / 3.00 |")
+    assert entries["lean"]["int8_vs_float32"] == pytest.approx({"1t": 2.0, "2t": 0.5})
+    assert entries["deconvnet_vgg16"]["int8_vs_float32"] == {"1t": None, "2t": None}
+    assert int8_vs_float32(entries["lean"], (1,)) == pytest.approx({"1t": 2.0})
+    int8 = format_int8_table(entries).splitlines()
+    assert int8[0] == (
+        "| model | f32 1 thread ms | int8 1 thread ms | int8/f32 1 thread | f32 2 threads ms | "
+        "int8 2 threads ms | int8/f32 2 threads | int8 XNNPACK partitions | int8 ops outside XNNPACK |"
+    )
+    assert int8[3] == "| lean | 2.00 | 4.00 | 2.00 | 2.00 | 1.00 | 0.50 | 3 | 3 (ADD 1, HARD_SWISH 2) |"
+    assert int8[4] == "| deconvnet_vgg16 | - | - | - | - | - | - | - | - |"
     assert table[4].startswith("| deconvnet_vgg16 | 100,000,000 |") and "| - | - |" in table[4]
     ratios = format_ratio_table(entries, "deconvnet_vgg16").splitlines()
     assert ratios[2].startswith("| encoder | 0.01 | 0.01 | 0.01 | - | - | 0.01 | - |")
@@ -164,6 +184,25 @@ def test_tables_and_ratios():
         {"target": "c", "measured": "not measured", "met": None},
     ])
     assert targets.splitlines()[2:] == ["| a | 1 | yes |", "| b | 2 | NO |", "| c | not measured | not measured |"]
+
+
+def tiny_int8(activation: str) -> bytes:
+    """conv -> activation -> conv at 32x32, as an int8 TFLite file."""
+    inputs = keras.Input((32, 32, 3))
+    x = layers.Conv2D(8, 3, padding="same")(inputs)
+    x = layers.Activation(activation)(x)
+    model = keras.Model(inputs, layers.Conv2D(4, 1)(x))
+    return convert_tflite(model, ("int8",), calibration_images(2, (32, 32)))["int8"]
+
+
+def test_xnnpack_partitions_of_tiny_int8_files():
+    # XNNPACK takes HARD_SWISH in float32 only: in int8 it splits the graph in two.
+    split = xnnpack_partitions(tiny_int8("hard_swish"))
+    assert split["partitions"] == 2 and split["other_op_names"] == {"HARD_SWISH": 1}
+    assert split["other_ops"] == 1 and split["delegated_ops"] == split["ops"] - 1
+    whole = xnnpack_partitions(tiny_int8("relu"))  # ReLU fuses into the convolution
+    assert whole["partitions"] == 1 and whole["other_ops"] == 0 and whole["other_op_names"] == {}
+    assert whole["delegated_ops"] == whole["ops"] >= 2
 
 
 def test_bad_settings_fail_before_building_anything():
@@ -188,7 +227,7 @@ def test_flags_and_quick_defaults(script):
 
 
 def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
-    argv = ["--quick", "--models", "encoder,lean", "--sizes", "64x64", "--skip-vgg",
+    argv = ["--quick", "--models", "encoder,lean,lean_minimalistic", "--sizes", "64x64", "--skip-vgg",
             "--calibration-images", "2", "--tflite-runs", "2", "--out", str(tmp_path / "bench")]
     script.main(script.get_args_parser().parse_args(argv), argv)
 
@@ -202,6 +241,20 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     assert lean["latency"]["tflite_int8_1t"]["runs"] == 2
     assert lean["training"]["images_per_second"] > 0 and np.isfinite(lean["training"]["loss"])
     assert lean["tflite_non_builtin_ops"] == {"float32": [], "int8": []}
+    assert set(lean["int8_vs_float32"]) == {"1t", "2t"} and all(v > 0 for v in lean["int8_vs_float32"].values())
+    assert lean["int8_vs_float32"]["1t"] == pytest.approx(
+        lean["latency"]["tflite_int8_1t"]["median_ms"] / lean["latency"]["tflite_float32_1t"]["median_ms"]
+    )
+    # XNNPACK takes the whole float32 graph of both, but hard-swish cuts lean's int8 graph
+    # in pieces (random weights, 64x64: 20 partitions, 18 HARD_SWISH outside); the
+    # minimalistic encoder has none (seen: 2 partitions, one decoder ADD outside).
+    minimalistic = result["results"]["64x64"]["lean_minimalistic"]
+    for entry in (lean, minimalistic):
+        assert entry["xnnpack"]["float32"]["partitions"] == 1 and entry["xnnpack"]["float32"]["other_ops"] == 0
+    hard, relu = lean["xnnpack"]["int8"], minimalistic["xnnpack"]["int8"]
+    assert hard["other_op_names"].get("HARD_SWISH", 0) >= 10 and hard["partitions"] >= 10
+    assert "HARD_SWISH" not in relu["other_op_names"] and relu["partitions"] <= 2
+    assert relu["other_ops"] <= 1 < hard["other_ops"]
     assert all(value is not None for value in lean["vs_encoder"].values())
     assert all(value is None for value in lean["vs_deconvnet_vgg16"].values())
     assert result["results"]["64x64"]["encoder"]["vs_encoder"]["parameters"] == 1.0
@@ -215,3 +268,11 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     assert "Ratio to the encoder:" in markdown and "| encoder | 1 | 1 |" in markdown
     assert "- deconvnet_vgg16: not in this run, so no ratios to it" in markdown
     assert "## Targets of `lean` (64x64)" in markdown and "| parameters <= 3M |" in markdown
+    assert markdown.count("int8 against float32 (LiteRT):") == 1
+    int8_table = markdown.split("int8 against float32 (LiteRT):\n\n")[1].split("\n\n")[0].splitlines()
+    assert int8_table[0].startswith("| model | f32 1 thread ms | int8 1 thread ms | int8/f32 1 thread |")
+    rows = {line.split(" | ")[0].removeprefix("| "): line.split(" | ") for line in int8_table[2:]}
+    assert set(rows) == {"encoder", "lean", "lean_minimalistic"}
+    assert rows["lean"][3] == f"{lean['int8_vs_float32']['1t']:.2f}"
+    assert rows["lean"][7] == str(hard["partitions"]) and rows["lean"][8].startswith(f"{hard['other_ops']} (")
+    assert rows["lean_minimalistic"][7] == str(relu["partitions"])

@@ -25,7 +25,7 @@ from PIL import Image
 
 from keras_deconvnet import UsageError
 from keras_deconvnet.datasets import DATASET_NAMES, dataset_info, load_split
-from keras_deconvnet.datasets.demo import demo_example
+from keras_deconvnet.datasets.demo_scenes import demo_example
 from keras_deconvnet.datasets.palette import camvid_palette, colorize, voc_palette
 from keras_deconvnet.datasets.stats import format_split_stats, split_stats
 

@@ -7,7 +7,6 @@ that need their own export use formats that convert in seconds.
 import base64
 import hashlib
 import http.server
-import importlib.util
 import io
 import json
 import subprocess
@@ -23,7 +22,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
-from conftest import random_images
+from conftest import load_script, random_images
 from keras_deconvnet import UsageError, build_model
 from keras_deconvnet.export import (
     PADDING_CLASS,
@@ -91,13 +90,6 @@ def tf_serving_predict(loaded, body: dict) -> dict:
     outputs = signature(**{input_name: tf.constant(values, dtype=spec.dtype)})
     batch = len(values)
     return {"predictions": [{name: value[i].numpy().tolist() for name, value in outputs.items()} for i in range(batch)]}
-
-
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_every_format_is_written_as_version_1_with_its_metadata(export):
@@ -308,29 +300,68 @@ def test_serve_client_writes_index_and_colour_masks(loaded_saved_model, photos, 
     assert np.asarray(Image.open(tmp_path / "masks" / "png_color.png")).shape == (50, 80, 3)
 
 
-def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
+def save_tiny_model(path: Path) -> Path:
+    """A 32x32 model of CLASSES classes, saved as `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     inputs = keras.Input((32, 32, 3))
     logits = keras.layers.Conv2D(CLASSES, 3, padding="same")(keras.layers.Rescaling(1 / 255)(inputs))
-    keras.Model(inputs, logits).save(tmp_path / "tiny.keras")
+    keras.Model(inputs, logits).save(path)
+    return path
+
+
+def synthetic_dataset_images(sources: list | None = None):
+    """A stand-in for export.py's `dataset_images`: random images; it notes each (source, split)."""
     rng = np.random.default_rng(3)
     info = SimpleNamespace(
         name="synthetic", num_classes=CLASSES, class_names=("a", "b", "c"), palette=np.eye(3, dtype=np.uint8) * 255
     )
 
-    def dataset_images(args, split, count, model):
+    def dataset_images(source, split, count, model):
+        if sources is not None:
+            sources.append((source, split))
         return random_images(rng, count, 32, 32), rng.integers(0, CLASSES, size=(count, 32, 32)), info
 
+    return dataset_images
+
+
+def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
+    save_tiny_model(tmp_path / "tiny.keras")
     script = load_script("export")
-    monkeypatch.setattr(script, "dataset_images", dataset_images)
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
     out_dir = tmp_path / "saved_models" / "tiny"
-    args = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out_dir), "--calibration-images", "8",
-            "--check-images", "4", "--latency-runs", "2"]
+    args = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out_dir), "--calibration-dataset", "demo",
+            "--calibration-images", "8", "--check-images", "4", "--latency-runs", "2"]
     script.main(script.get_args_parser().parse_args(args))
     printed = capsys.readouterr().out
     for name in ("tiny_v1.keras", "tiny_v1_float32.tflite", "tiny_v1_float16.tflite", "tiny_v1_int8.tflite"):
         assert f"| {name} |" in printed and (out_dir / name).is_file()
     assert (out_dir / "1" / "saved_model.pb").is_file()
     assert json.loads((out_dir / "tiny_v1_float16.json").read_text())["class_names"] == ["a", "b", "c"]
+
+
+def test_export_refuses_int8_when_nothing_says_what_the_model_was_trained_on(tmp_path, monkeypatch):
+    model = save_tiny_model(tmp_path / "tiny.keras")  # no run config.json beside it
+    script = load_script("export")
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
+    out_dir = tmp_path / "saved_models" / "tiny"
+    with pytest.raises(UsageError, match="int8 needs calibration images .* pass --calibration-dataset"):
+        script.main(script.get_args_parser().parse_args(["--model", str(model), "--out", str(out_dir)]))
+    assert not out_dir.exists()
+
+
+def test_export_takes_the_dataset_from_the_run_beside_the_model(tmp_path, monkeypatch):
+    model = save_tiny_model(tmp_path / "run" / "best.keras")
+    run_config = {"dataset": "camvid", "data_dir": "/data/CamVid", "dataset_options": {"seed": 1}, "ignore_label": 255}
+    (tmp_path / "run" / "config.json").write_text(json.dumps(run_config))
+    script = load_script("export")
+    sources = []
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images(sources))
+    args = ["--model", str(model), "--out", str(tmp_path / "out"), "--formats", "keras", "--check-images", "2", "--latency-runs", "1"]
+    script.main(script.get_args_parser().parse_args(args))
+    assert sources == [(script.DataSource("camvid", "/data/CamVid", 255, {"seed": 1}), "val")]
+    # Flags win, and the run's folder and options stay with the run's dataset.
+    flags = script.get_args_parser().parse_args(["--model", str(model), "--out", "x", "--calibration-dataset", "folder", "--ignore-label", "0"])
+    assert script.data_source(flags, needs_calibration=True) == script.DataSource("folder", None, 0, {})
 
 
 def test_export_script_reports_a_missing_model_in_one_line(tmp_path):

@@ -2,17 +2,21 @@
 
 import csv
 import json
+import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
+from conftest import load_script
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.models import build_model
-from keras_deconvnet.training import TrainConfig, load_initial_weights, train
+from keras_deconvnet.training import TrainConfig, ValidationScores, load_initial_weights, train
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SMALL_DEMO = {"num_train": 16, "num_val": 8, "image_size": 64}
@@ -86,10 +90,18 @@ def test_best_checkpoint_reloads_with_the_logged_val_miou(trained_run):
     assert model.optimizer is not None and int(model.optimizer.iterations) > 0
 
 
-def test_early_stopping_stops_when_val_miou_stalls(tmp_path):
-    metrics = train(small_config(tmp_path / "run", epochs=6, patience=1, lr=0.0, optimizer="sgd", schedule="none"))
-    assert metrics["epochs_run"] < 6
-    fixed = train(small_config(tmp_path / "fixed", model="lean", epochs=3, patience=0, lr=0.0, optimizer="sgd", schedule="none"))
+def test_early_stopping_stops_when_val_miou_stalls(tmp_path, monkeypatch):
+    # Validation mIoU that never improves (batch-norm statistics alone would still move it).
+    original = ValidationScores.on_epoch_end
+
+    def stalled(self, epoch, logs=None):
+        original(self, epoch, logs)
+        logs["val_mean_iou"] = 0.25
+
+    monkeypatch.setattr(ValidationScores, "on_epoch_end", stalled)
+    metrics = train(small_config(tmp_path / "run", epochs=6, patience=1))
+    assert metrics["epochs_run"] == 2
+    fixed = train(small_config(tmp_path / "fixed", model="lean", epochs=3, patience=0))
     assert fixed["epochs_run"] == 3  # patience 0: a fixed schedule, never stopped early
 
 
@@ -220,3 +232,78 @@ def test_init_weights_starts_from_a_saved_model_at_another_input_size(trained_ru
         load_initial_weights(other, run_dir / "best.keras")
     with pytest.raises(UsageError, match="model file not found"):
         load_initial_weights(model, run_dir / "missing.keras")
+
+
+def strict_json(path: Path):
+    """`path` parsed as a strict JSON reader would: a bare NaN or Infinity fails."""
+
+    def refuse(constant):
+        raise ValueError(f"{path.name} holds a bare {constant}, which is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def with_an_absent_class(scores_from_confusion):
+    """`scores_from_confusion` as it is when the last class is neither in the labels nor predicted."""
+
+    def scores(matrix):
+        result = scores_from_confusion(matrix)
+        result["per_class_iou"][-1] = float("nan")
+        return result
+
+    return scores
+
+
+def test_a_class_absent_from_val_is_null_in_every_json_file(tmp_path, monkeypatch):
+    from keras_deconvnet import evaluation, training
+
+    monkeypatch.setattr(training, "scores_from_confusion", with_an_absent_class(training.scores_from_confusion))
+    monkeypatch.setattr(evaluation, "scores_from_confusion", with_an_absent_class(evaluation.scores_from_confusion))
+    run_dir = tmp_path / "run"
+    train(small_config(run_dir, model="lean", epochs=1))
+    absent = strict_json(run_dir / "config.json")["class_names"][-1]
+    assert strict_json(run_dir / "metrics.json")["best_val_per_class_iou"][absent] is None
+    assert strict_json(run_dir / "best_epoch.json")[f"val_iou_{absent}"] is None
+    script = load_script("evaluate")
+    args = ["--model", str(run_dir / "best.keras"), "--dataset", "demo", "--split", "val[:4]", "--out", str(tmp_path / "eval")]
+    script.main(script.get_args_parser().parse_args(args))
+    assert strict_json(tmp_path / "eval" / "scores.json")["per_class_iou"][-1] is None
+
+
+def default_sigint() -> None:
+    """Run in the child before it starts: tests run in the background inherit an ignored
+    SIGINT, and the script must meet Ctrl-C as it does in a user's terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_ctrl_c_ends_training_with_one_line_naming_the_resume_command(tmp_path):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, str(SCRIPTS / "train.py"), "--dataset", "demo", "--model", "lean", "--input-size", "64",
+               "--epochs", "1000", "--wandb", "disabled", "--output-dir", str(run_dir)]
+    with open(tmp_path / "stdout", "w") as stdout, open(tmp_path / "stderr", "w") as stderr:
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, preexec_fn=default_sigint)
+    try:
+        deadline = time.monotonic() + 300
+        while not (run_dir / "config.json").is_file() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (run_dir / "config.json").is_file(), (tmp_path / "stderr").read_text()[-2000:]
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    finally:
+        process.kill()  # only if it is still running
+    errors = (tmp_path / "stderr").read_text()
+    assert process.returncode == 130, errors[-2000:]
+    assert "Traceback" not in errors
+    assert errors.strip().splitlines()[-1] == (
+        f"interrupted: the run in {run_dir} stops here; continue it with "
+        f"python scripts/train.py --resume --output-dir {shlex.quote(str(run_dir))}"
+    )
+
+
+def test_export_checks_a_run_on_the_data_it_trained_on(trained_run, tmp_path, capsys):
+    run_dir, _ = trained_run
+    script = load_script("export")
+    args = ["--model", str(run_dir / "best.keras"), "--out", str(tmp_path / "demo"), "--formats", "keras", "--latency-runs", "1"]
+    script.main(script.get_args_parser().parse_args(args))
+    # The run's own 8 validation images (its config.json's demo options), not the default demo set's.
+    assert "check: 8 images of demo/val" in capsys.readouterr().out

@@ -1,8 +1,14 @@
+import argparse
+import sys
+
 import keras
 import numpy as np
 import pytest
 
+from conftest import load_script
 from keras_deconvnet import UsageError
+from keras_deconvnet.cli import parse_scale_range, run
+from keras_deconvnet.config_checks import validate
 from keras_deconvnet.training import (
     TrainConfig,
     build_optimizer,
@@ -10,6 +16,7 @@ from keras_deconvnet.training import (
     median_frequency_weights,
     parse_class_weights,
     resolve_config,
+    train,
 )
 
 
@@ -72,3 +79,68 @@ def test_class_weights_flag():
     np.testing.assert_allclose(parse_class_weights("sqrt-median-frequency", 3, masks), np.sqrt(full), atol=1e-4)
     with pytest.raises(UsageError, match="3 comma-separated numbers"):
         parse_class_weights("1,2", 3, None)
+
+
+@pytest.mark.parametrize(
+    "values, flag",
+    [
+        ({"epochs": 0}, "--epochs"),
+        ({"epochs": -3}, "--epochs"),
+        ({"lr": 0.0}, "--lr"),
+        ({"lr": -1.0}, "--lr"),
+        ({"lr": float("nan")}, "--lr"),
+        ({"batch_size": 0}, "--batch-size"),
+        ({"scale_range": (0.0, 2.0)}, "--scale-range"),
+        ({"scale_range": (2.0, 0.5)}, "--scale-range"),
+        ({"scale_range": (0.5,)}, "--scale-range"),
+        ({"warmup_epochs": -1}, "--warmup-epochs"),
+        ({"warmup_epochs": 5, "epochs": 5}, "--warmup-epochs"),
+        ({"patience": -1}, "--patience"),
+        ({"weight_decay": -1e-4}, "--weight-decay"),
+        ({"momentum": 1.0}, "--momentum"),
+        ({"momentum": -0.1}, "--momentum"),
+    ],
+)
+def test_out_of_range_settings_are_refused_before_a_run_folder_exists(values, flag, tmp_path):
+    config = TrainConfig(**{"dataset": "demo", "wandb": "disabled", "output_dir": str(tmp_path / "run"), **values})
+    with pytest.raises(UsageError, match=f"^{flag} must be "):
+        train(config)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_edges_of_each_range_are_accepted():
+    validate(TrainConfig(epochs=1, lr=1e-9, batch_size=1, scale_range=(1.0, 1.0), warmup_epochs=0, patience=0, weight_decay=0.0, momentum=0.0))
+    validate(resolve_config("camvid", {"data_dir": "CamVid"}))  # every preset is in range
+    validate(resolve_config("paper-exp1", {}))
+
+
+def test_scale_range_flag_needs_two_numbers():
+    assert parse_scale_range("0.5,2") == (0.5, 2.0)
+    for text in ("0.5", "0.5,1,2", "a,b", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="two numbers MIN,MAX"):
+            parse_scale_range(text)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "0"], "error: --epochs must be at least 1, got 0"),
+        (["--lr", "-1"], "error: --lr must be above 0, got -1.0"),
+        (["--batch-size", "0"], "error: --batch-size must be at least 1, got 0"),
+        (["--scale-range", "0.5"], "argument --scale-range: expected two numbers MIN,MAX such as 0.5,2.0, got '0.5'"),
+        (["--scale-range", "0,2"], "error: --scale-range must be two numbers MIN,MAX with 0 < MIN <= MAX, got 0.0,2.0"),
+        (["--warmup-epochs", "3", "--epochs", "3"], "error: --warmup-epochs must be at least 0 and below --epochs, got 3"),
+        (["--patience", "-1"], "error: --patience must be at least 0 (0 turns early stopping off), got -1"),
+        (["--weight-decay", "-0.1"], "error: --weight-decay must be at least 0, got -0.1"),
+        (["--momentum", "1"], "error: --momentum must be in [0, 1), got 1.0"),
+    ],
+)
+def test_train_script_refuses_out_of_range_flags_in_one_line(flags, message, tmp_path, monkeypatch, capsys):
+    script = load_script("train")
+    run_dir = tmp_path / "run"
+    monkeypatch.setattr(sys, "argv", ["train.py", "--dataset", "demo", "--wandb", "disabled", "--output-dir", str(run_dir), *flags])
+    with pytest.raises(SystemExit) as exit_info:
+        run(script.main, script.get_args_parser())
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
+    assert not run_dir.exists()

@@ -48,6 +48,18 @@ def add_ratios(entries: dict[str, dict], threads: Sequence[int] = (1, 2)) -> Non
                 key: (value / base[key] if value is not None and base.get(key) else None)
                 for key, value in figures[name].items()
             }
+        entry["int8_vs_float32"] = int8_vs_float32(entry, threads)
+
+
+def int8_vs_float32(entry: dict, threads: Sequence[int] = (1, 2)) -> dict[str, float | None]:
+    """LiteRT latency of the int8 file divided by the float32 file's (medians), per thread
+    count: {"1t": ratio, ...}; above 1, int8 is slower; None where either is missing."""
+    figures = headline_figures(entry, threads)
+    ratios = {}
+    for count in threads:
+        int8, f32 = figures[f"tflite_int8_{count}t_ms"], figures[f"tflite_float32_{count}t_ms"]
+        ratios[f"{count}t"] = int8 / f32 if int8 is not None and f32 else None
+    return ratios
 
 
 def _target(target: str, values: Sequence, met: Callable[..., bool], measured: Callable[..., str]) -> dict:
@@ -96,7 +108,7 @@ def lean_targets(result: dict) -> list[dict]:
             "TFLite int8 faster than float32 (1 thread)",
             [lean["tflite_int8_1t_ms"], lean["tflite_float32_1t_ms"]],
             lambda int8, f32: int8 < f32,
-            lambda int8, f32: f"int8 {int8:.2f} vs float32 {f32:.2f} ms"
+            lambda int8, f32: f"int8 {int8:.2f} vs float32 {f32:.2f} ms ({int8 / f32:.2f}x)"
             + _two_threads(lean["tflite_int8_2t_ms"], lean["tflite_float32_2t_ms"]),
         ),
         _target(
@@ -177,6 +189,40 @@ def format_ratio_table(entries: Mapping[str, dict], reference: str, threads: Seq
     return "\n".join(lines)
 
 
+def _threads_text(count: int) -> str:
+    return f"{count} thread{'s' if count > 1 else ''}"
+
+
+def _outside_text(partitions: dict) -> str:
+    names = ", ".join(f"{name} {count}" for name, count in partitions["other_op_names"].items())
+    return f"{partitions['other_ops']}" + (f" ({names})" if names else "")
+
+
+def format_int8_table(entries: Mapping[str, dict], threads: Sequence[int] = (1, 2)) -> str:
+    """int8 against float32 in LiteRT as Markdown: per thread count both medians (ms) and
+    int8/f32 (above 1: int8 slower), then the XNNPACK partitions of the int8 file and the
+    ops left to LiteRT's own kernels (by name); "-" where not measured."""
+    headers = [
+        header
+        for count in threads
+        for header in (f"f32 {_threads_text(count)} ms", f"int8 {_threads_text(count)} ms",
+                       f"int8/f32 {_threads_text(count)}")
+    ] + ["int8 XNNPACK partitions", "int8 ops outside XNNPACK"]
+    lines = ["| model | " + " | ".join(headers) + " |", "|---|" + "---:|" * (len(headers) - 1) + "---|"]
+    for name, entry in entries.items():
+        figures, ratios = headline_figures(entry, threads), int8_vs_float32(entry, threads)
+        cells = []
+        for count in threads:
+            for value in (figures[f"tflite_float32_{count}t_ms"], figures[f"tflite_int8_{count}t_ms"]):
+                cells.append("-" if value is None else f"{value:.2f}")
+            ratio = ratios[f"{count}t"]
+            cells.append("-" if ratio is None else f"{ratio:.2f}")
+        partitions = entry.get("xnnpack", {}).get("int8")
+        cells += ["-", "-"] if partitions is None else [str(partitions["partitions"]), _outside_text(partitions)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def format_targets_table(targets: Sequence[dict]) -> str:
     """The targets as Markdown: target, measured, met (yes / NO / not measured)."""
     lines = ["| target | measured | met |", "|---|---|---|"]
@@ -235,6 +281,11 @@ def format_report(result: dict) -> str:
         "the weights.",
         "- Ratios: the model's figure divided by the reference's in the same run and at the "
         "same size (below 1: smaller or faster, except images/s, where above 1 is faster).",
+        "- int8 against float32: the LiteRT medians above and int8/f32 (above 1: int8 is "
+        "slower). XNNPACK partitions: the pieces of the int8 graph XNNPACK's delegate runs, as "
+        "LiteRT's Python interpreter splits it (`keras_deconvnet.benchmark.xnnpack_partitions`); "
+        "ops outside XNNPACK run on LiteRT's own kernels between them (HARD_SWISH: XNNPACK "
+        "takes it in float32 only). One partition and no op outside is the whole graph in XNNPACK.",
     ]
     for size, entries in result["results"].items():
         notes = _notes(entries)
@@ -242,6 +293,7 @@ def format_report(result: dict) -> str:
             "", f"## {size}", "", format_results_table(entries, threads),
             "", "Ratio to the encoder:", "", format_ratio_table(entries, ENCODER, threads),
             "", "Ratio to the VGG16 DeconvNet:", "", format_ratio_table(entries, VGG, threads),
+            "", "int8 against float32 (LiteRT):", "", format_int8_table(entries, threads),
         ]
         notes += [
             f"- {reference}: not in this run, so no ratios to it"

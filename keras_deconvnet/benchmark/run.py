@@ -23,6 +23,7 @@ from keras_deconvnet.benchmark.config import (
 )
 from keras_deconvnet.benchmark.cost import count_multiply_adds, file_sizes, training_memory_estimate
 from keras_deconvnet.benchmark.memory import available_memory_bytes, release_free_memory
+from keras_deconvnet.benchmark.partitions import xnnpack_partitions
 from keras_deconvnet.benchmark.report import add_ratios, lean_targets
 from keras_deconvnet.benchmark.throughput import training_throughput
 from keras_deconvnet.benchmark.timing import (
@@ -73,6 +74,7 @@ def _prepare(name: str, size: tuple[int, int], config: BenchmarkConfig, image: n
             entry["notes"]["tflite"] = f"conversion failed: {error}"
     entry["file_bytes"] = file_sizes(model, tflite_files)
     entry["tflite_non_builtin_ops"] = ops
+    entry["xnnpack"] = {dtype: xnnpack_partitions(content) for dtype, content in tflite_files.items()}
     is_vgg = name == VGG
     timers = {"keras": Timer(keras_call(model, image), config.vgg_runs if is_vgg else config.keras_runs,
                              1 if is_vgg else config.keras_warmup)}
@@ -170,8 +172,10 @@ def run_benchmark(config: BenchmarkConfig, command: str = "") -> dict:
     Returns:
         A JSON-ready dict: "date", "command", "seconds", "machine" (with the load average
         before and after), "config", "sizes", "results" ({size: {model: entry}}, each
-        entry with its figures, "notes" on what was not measured, and "vs_encoder" and
-        "vs_deconvnet_vgg16" ratios) and "targets".
+        entry with its figures, "notes" on what was not measured, "vs_encoder" and
+        "vs_deconvnet_vgg16" ratios, "int8_vs_float32" ({"1t": int8 / float32 LiteRT
+        median, ...}) and "xnnpack" ({dtype: `xnnpack_partitions` of that TFLite file}))
+        and "targets".
     """
     unknown = [name for name in config.models if name not in MODEL_NAMES]
     if unknown or not config.models:

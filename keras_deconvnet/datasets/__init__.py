@@ -1,6 +1,6 @@
 """The datasets, as TFDS builders, and `load_split`, the one loader the package uses.
 
-Importing this package registers four TFDS builders, each yielding
+`load_split` registers four TFDS builders (TensorFlow is imported then, not before), each yielding
 `{"image": uint8 (H, W, 3), "segmentation_mask": uint8 (H, W, 1) class indices, "file_name"}`:
 
 - `voc2012_segmentation`: Pascal VOC 2012 `train`, `val`, and `train_aug` with SBD.
@@ -12,17 +12,22 @@ Through TFDS: `tfds.load("camvid", data_dir=cache, builder_kwargs={"source_dir":
 Prepared data is cached in `$KERAS_DECONVNET_TFDS_DIR` (default `~/tensorflow_datasets`)
 under a config named after the source folder and its contents, so a cache is never served
 for another folder.
+
+Without TensorFlow, `keras_deconvnet.datasets.arrays.load_arrays` reads camvid, folder and demo
+splits into NumPy arrays instead.
 """
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
-import tensorflow_datasets as tfds
-
-from keras_deconvnet.datasets import camvid, demo, folder, voc  # noqa: F401 (registers them)
-from keras_deconvnet.datasets.base import DatasetInfo, SegmentationBuilder
+from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from keras_deconvnet.datasets.base import SegmentationBuilder
 
 DATASET_NAMES: tuple[str, ...] = ("voc2012_segmentation", "camvid", "folder", "demo")
 CACHE_ENV = "KERAS_DECONVNET_TFDS_DIR"
@@ -64,9 +69,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or "~/tensorflow_datasets").expanduser()
 
 
-def _builder(name: str, data_dir: str | os.PathLike | None, options: dict) -> SegmentationBuilder:
+def _builder(name: str, data_dir: str | os.PathLike | None, options: dict) -> "SegmentationBuilder":
     if name not in DATASET_NAMES:
         raise UsageError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASET_NAMES)}")
+    import tensorflow_datasets as tfds
+
+    from keras_deconvnet.datasets import camvid, demo, folder, voc  # noqa: F401 (registers them)
+
     builder_cls = tfds.builder_cls(name)
     unknown = sorted(set(options) - set(builder_cls.OPTIONS))
     if unknown:
@@ -105,7 +114,7 @@ def load_split(
     *,
     shuffle_files: bool = False,
     **options,
-) -> tuple[tf.data.Dataset, DatasetInfo]:
+) -> tuple["tf.data.Dataset", DatasetInfo]:
     """Prepares (once, cached) and returns a split as a `tf.data.Dataset` of feature dicts.
 
     Args:
@@ -134,6 +143,8 @@ def load_split(
         >>> info.num_classes, info.ignore_label
         (11, 11)
     """
+    import tensorflow_datasets as tfds
+
     split = split.strip()
     builder = _builder(name, data_dir, options)
     info = builder.segmentation_info()
@@ -167,6 +178,8 @@ def file_names(
     Returns:
         The "file_name" of every example.
     """
+    import tensorflow_datasets as tfds
+
     skip = tfds.decode.SkipDecoding()
     dataset = _builder(name, data_dir, options).as_dataset(
         split=split.strip(), decoders={"image": skip, "segmentation_mask": skip}

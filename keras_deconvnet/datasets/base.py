@@ -16,28 +16,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 
+from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What the pipeline, training and export need to know about a dataset.
-
-    Attributes:
-        name: the TFDS builder name ("voc2012_segmentation", "camvid", "folder", "demo").
-        num_classes: classes the model predicts.
-        class_names: one name per class.
-        palette: uint8 (num_classes, 3) RGB colour of each class.
-        ignore_label: the dataset's own ignore label in the stored masks (VOC 255, CamVid 11).
-        splits: the splits this source offers.
-    """
-
-    name: str
-    num_classes: int
-    class_names: tuple[str, ...]
-    palette: np.ndarray
-    ignore_label: int
-    splits: tuple[str, ...]
 
 
 def segmentation_features() -> tfds.features.FeaturesDict:
@@ -180,18 +160,3 @@ def file_stamps(pairs: list[tuple[Path, Path]]) -> list[tuple]:
         tuple((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in pair)
         for pair in pairs
     ]
-
-
-def require_files(pairs: list[tuple[Path, Path]], problem: str) -> list[tuple[Path, Path]]:
-    """Returns `pairs` if every image and label exists; otherwise raises a UsageError
-    `"<path> <problem>"`, where `problem` says what is wrong and how to fix it."""
-    for pair in pairs:
-        for path in pair:
-            if not path.is_file():
-                raise UsageError(f"{path} {problem}")
-    return pairs
-
-
-def read_list(path: Path) -> list[list[str]]:
-    """The non-empty lines of a list file, split on whitespace."""
-    return [line.split() for line in path.read_text().splitlines() if line.strip()]

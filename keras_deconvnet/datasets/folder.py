@@ -1,14 +1,5 @@
-"""`folder`: your own data, a folder of images and a folder of label PNGs with the same names.
-
-    my_data/
-      images/   a.jpg b.png ...     RGB images (.png, .jpg, .jpeg)
-      masks/    a.png b.png ...     single-channel PNGs of class indices, one per image
-      train.txt val.txt test.txt    optional: one file stem ("a") per line
-
-Each list file that exists is a split; with none, every image is in `train`. Label values are
-0 .. num_classes - 1, or the ignore label (default 255). Names, label formats and label values
-are checked, and a mistake names the file and the fix.
-"""
+"""`folder`: the TFDS builder of your own folder of images and label PNGs; the layout it reads is
+described in `keras_deconvnet.datasets.folder_layout`."""
 
 import dataclasses
 from collections.abc import Iterator
@@ -16,20 +7,12 @@ from pathlib import Path
 
 import tensorflow_datasets as tfds
 
-from keras_deconvnet.datasets.base import (
-    DatasetInfo,
-    SourceBuilder,
-    SourceConfig,
-    config_name,
-    file_stamps,
-    read_list,
-)
+from keras_deconvnet.datasets.base import SourceBuilder, SourceConfig, config_name, file_stamps
+from keras_deconvnet.datasets.folder_layout import folder_pairs
+from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-LIST_SPLITS = ("train", "val", "test")
 
 
 @dataclasses.dataclass
@@ -40,75 +23,6 @@ class FolderConfig(SourceConfig):
     ignore_label: int = 255
     images_subdir: str = "images"
     masks_subdir: str = "masks"
-
-
-def _by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    files = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in suffixes:
-            if path.stem in files:
-                raise UsageError(f"{files[path.stem]} and {path} share a name: keep one")
-            files[path.stem] = path
-    return files
-
-
-def folder_pairs(
-    root: Path, images_subdir: str, masks_subdir: str
-) -> dict[str, list[tuple[Path, Path]]]:
-    """Pairs each image with its label, per split.
-
-    Args:
-        root: the dataset folder.
-        images_subdir: its subfolder of images.
-        masks_subdir: its subfolder of label PNGs.
-
-    Returns:
-        {split: [(image path, label path), ...]}, in list order (or name order for `train`
-        when there is no list file).
-
-    Raises:
-        UsageError: a folder is missing, an image has no label or a label no image, or a list
-            file names an image that does not exist.
-    """
-    images_dir, masks_dir = root / images_subdir, root / masks_subdir
-    for folder in (images_dir, masks_dir):
-        if not folder.is_dir():
-            raise UsageError(
-                f"no folder {folder}: the folder dataset needs {images_subdir}/ (images) and "
-                f"{masks_subdir}/ (label PNGs with the same names) in {root}"
-            )
-    images = _by_stem(images_dir, IMAGE_SUFFIXES)
-    masks = _by_stem(masks_dir, (".png",))
-    if not images:
-        raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images_dir}")
-    for stem, image in images.items():
-        if stem not in masks:
-            raise UsageError(
-                f"image {image} has no label {masks_dir / stem}.png: add it or remove the image"
-            )
-    for stem, mask in masks.items():
-        if stem not in images:
-            raise UsageError(
-                f"label {mask} has no image {images_dir / stem}.*: add it or remove the label"
-            )
-    stems = {split: _listed(root / f"{split}.txt", images) for split in LIST_SPLITS}
-    stems = {split: listed for split, listed in stems.items() if listed is not None}
-    if not stems:
-        stems = {"train": list(images)}
-    return {split: [(images[s], masks[s]) for s in listed] for split, listed in stems.items()}
-
-
-def _listed(list_file: Path, images: dict[str, Path]) -> list[str] | None:
-    if not list_file.is_file():
-        return None
-    stems = [fields[0] for fields in read_list(list_file)]
-    for number, stem in enumerate(stems, start=1):
-        if stem not in images:
-            raise UsageError(
-                f"{list_file} line {number}: no image named '{stem}' (lines are file stems, "
-                "such as 'img_001' for images/img_001.jpg)"
-            )
-    return stems
 
 
 class Folder(SourceBuilder):

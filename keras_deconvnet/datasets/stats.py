@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from keras_deconvnet.datasets.base import DatasetInfo
+from keras_deconvnet.datasets.info import DatasetInfo
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """`build_model(name, ...)`: every model the scripts offer, by the name `--model` takes."""
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import keras
@@ -15,9 +16,12 @@ MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "paper": build_paper_deconvnet,
     "deconvnet_vgg16": build_deconvnet_vgg16,
     "lean": build_lean_deconvnet,
+    "lean_minimalistic": partial(build_lean_deconvnet, minimalistic=True),
     "lraspp_small": build_lraspp_small,
     "lraspp_large": build_lraspp_large,
     "aspp_small": build_aspp_small,
+    "paper_spatial": partial(build_paper_deconvnet, code="spatial", name="paper_spatial"),
+    "paper_skips": partial(build_paper_deconvnet, code="spatial", skips=True, name="paper_skips"),
 }
 # 255 is the ignore label, so class indices stop below it.
 _MAX_CLASSES = 255
@@ -70,8 +74,10 @@ def build_model(
     Args:
         name: one of `MODEL_BUILDERS`: "paper" (MobileNetV3-Small DeconvNet, Table I of the
             paper), "deconvnet_vgg16" (the original DeconvNet), "lean" (our efficient
-            DeconvNet with skips), or the peer heads "lraspp_small", "lraspp_large",
-            "aspp_small".
+            DeconvNet with skips), "lean_minimalistic" (lean on the minimalistic encoder,
+            no hard-swish: for int8), or the peer heads "lraspp_small", "lraspp_large",
+            "aspp_small"; "paper_spatial" and "paper_skips" are ablations of "paper" (its
+            code kept on the conv5 grid; that plus encoder skips).
         num_classes: classes predicted per pixel, 2 to 255.
         input_shape: (height, width, 3); height and width multiples of 32.
         backbone_weights: None (random), "imagenet" (the Keras download) or a path to a

@@ -1,8 +1,10 @@
 """MobileNetV3 encoders from `keras.applications`, and the taps the decoders read.
 
 The encoder is `keras.applications.MobileNetV3Small` (or `Large`) without its top, with its
-own preprocessing (inputs are RGB 0..255). Its blocks are found by walking the graph:
-a block's output is its residual `add` or, without one, its `project_bn`.
+own preprocessing (inputs are RGB 0..255), optionally minimalistic (ReLU, 3x3 kernels, no
+squeeze-excite: no hard-swish op, so int8 delegates run it whole). Its blocks are found by
+walking the graph: a block's output is its residual `add` or, without one, its `project_bn`;
+the minimalistic graph names them the same.
 """
 
 from pathlib import Path
@@ -15,7 +17,7 @@ _APPLICATIONS = {
     "small": keras.applications.MobileNetV3Small,
     "large": keras.applications.MobileNetV3Large,
 }
-_WEIGHTS_FILE = "weights_mobilenet_v3_{size}_224_1.0_float_no_top_v2.h5"
+_WEIGHTS_FILE = "weights_mobilenet_v3_{variant}_224_1.0_float_no_top_v2.h5"
 
 
 def check_weights_argument(weights: str | None) -> str | None:
@@ -34,6 +36,7 @@ def build_mobilenet_v3(
     input_shape: tuple[int, int, int],
     size: str = "small",
     weights: str | None = None,
+    minimalistic: bool = False,
 ) -> keras.Model:
     """Builds a MobileNetV3 encoder (no top, preprocessing included).
 
@@ -42,6 +45,7 @@ def build_mobilenet_v3(
         size: "small" or "large".
         weights: None (random), "imagenet" (the Keras download, cached in ~/.keras/models)
             or the path to a local copy of that weights file.
+        minimalistic: the minimalistic variant (ReLU, 3x3 kernels, no squeeze-excite).
 
     Returns:
         The `keras.applications` model; its output is the last 1x1 conv (576 channels for
@@ -55,12 +59,15 @@ def build_mobilenet_v3(
             include_top=False,
             weights=weights,
             include_preprocessing=True,
+            minimalistic=minimalistic,
         )
     except Exception as error:  # a download or a weights file that does not fit
-        weights_file = _WEIGHTS_FILE.format(size=size)
+        variant = f"{size}_minimalistic" if minimalistic else size
+        weights_file = _WEIGHTS_FILE.format(variant=variant)
         if weights == "imagenet":
             raise UsageError(
-                f"could not download the ImageNet weights of MobileNetV3-{size.title()} "
+                f"could not download the ImageNet weights of MobileNetV3-{size.title()}"
+                f"{' minimalistic' if minimalistic else ''} "
                 f"({type(error).__name__}); put {weights_file} in ~/.keras/models/, pass its "
                 "path as the backbone weights, or use None to train from scratch"
             ) from error

@@ -1,0 +1,134 @@
+"""The training and validation batches of a run, through tf.data or, without TensorFlow, NumPy.
+
+`--data-loader tf` reads the TFDS builders through `keras_deconvnet.pipeline`; `numpy` reads the
+source files into memory (`keras_deconvnet.datasets.arrays`) and batches them with
+`keras_deconvnet.numpy_pipeline`, so Keras on JAX trains on a machine without
+TensorFlow. `auto` takes tf.data when TensorFlow is installed.
+"""
+
+import dataclasses
+import importlib.util
+
+from keras_deconvnet.datasets.info import DatasetInfo
+from keras_deconvnet.errors import UsageError
+
+DATA_LOADERS = ("auto", "tf", "numpy")
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """The batched splits and what the model needs to know about them."""
+
+    train: object  # tf.data.Dataset or keras.utils.PyDataset of (images, masks)
+    val: object
+    info: DatasetInfo
+    steps_per_epoch: int
+    training_masks: object  # () -> iterable of masks, for class weights
+    val_images_in_train: int  # validation images the model also trains on
+    val_sample: object  # () -> (images, masks): 4 validation examples, for W&B overlays
+
+
+def has_tensorflow() -> bool:
+    """True if TensorFlow can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # a broken or deliberately hidden installation
+        return False
+
+
+def resolve_loader(name: str) -> str:
+    """"tf" or "numpy" for `--data-loader` `name` ("auto": tf when TensorFlow is installed)."""
+    if name not in DATA_LOADERS:
+        raise UsageError(f"unknown data loader '{name}'; choose one of: {', '.join(DATA_LOADERS)}")
+    if name == "auto":
+        return "tf" if has_tensorflow() else "numpy"
+    if name == "tf" and not has_tensorflow():
+        raise UsageError("--data-loader tf needs TensorFlow, which is not installed; use --data-loader numpy")
+    return name
+
+
+def prepare_data(config) -> TrainingData:
+    """Loads the train and validation splits of a `TrainConfig` and builds their batches."""
+    from keras_deconvnet.datasets import label_options
+
+    if config.dataset == "folder" and config.num_classes is None:
+        raise UsageError("--dataset folder needs --num-classes (and --ignore-label if not 255)")
+    options = {
+        **config.dataset_options,
+        **label_options(config.dataset, config.num_classes, config.ignore_label),
+    }
+    if resolve_loader(config.data_loader) == "tf":
+        return _tf_data(config, options)
+    return _numpy_data(config, options)
+
+
+def _augmentation(config) -> dict:
+    return {
+        "input_size": tuple(config.input_size),
+        "batch_size": config.batch_size,
+        "scale_range": tuple(config.scale_range),
+        "seed": config.seed,
+    }
+
+
+def _numpy_data(config, options: dict) -> TrainingData:
+    from keras_deconvnet.datasets.arrays import load_arrays
+    from keras_deconvnet.numpy_pipeline import EvaluationBatches, TrainingBatches
+
+    train_arrays, info = load_arrays(config.dataset, config.train_split, config.data_dir, **options)
+    val_arrays, _ = load_arrays(config.dataset, config.val_split, config.data_dir, **options)
+    labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
+    train = TrainingBatches(
+        train_arrays.images, train_arrays.masks, **labels, **_augmentation(config), photometric=config.photometric
+    )
+    val = EvaluationBatches(
+        val_arrays.images, val_arrays.masks, **labels, input_size=tuple(config.input_size), batch_size=config.batch_size
+    )
+
+    def val_sample():
+        images, masks = val[0]
+        return images[:4], masks[:4]
+
+    overlap = set(train_arrays.file_names) & set(val_arrays.file_names)
+    return TrainingData(train, val, info, len(train), lambda: train_arrays.masks, len(overlap), val_sample)
+
+
+def _tf_data(config, options: dict) -> TrainingData:
+    from keras_deconvnet.augmentation import PhotometricDistortion
+    from keras_deconvnet.datasets import file_names, load_split
+    from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+
+    train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
+    val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
+    labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
+    augmentation = _augmentation(config)
+    train = training_pipeline(
+        train_split,
+        **labels,
+        **augmentation,
+        photometric=PhotometricDistortion() if config.photometric else None,
+    )
+    val = evaluation_pipeline(
+        val_split, **labels, input_size=augmentation["input_size"], batch_size=config.batch_size
+    )
+    count = int(train.cardinality())
+    steps = count if count >= 0 else sum(1 for _ in train)
+    if steps == 0:
+        raise UsageError(
+            f"the {config.train_split} split has fewer images than --batch-size "
+            f"{config.batch_size}; use a smaller batch"
+        )
+
+    def training_masks():
+        for _, masks in evaluation_pipeline(train_split, **labels, input_size=None, batch_size=1, mode="original"):
+            yield masks.numpy()
+
+    def val_sample():
+        images, masks = next(iter(val.unbatch().batch(4)))
+        return images.numpy(), masks.numpy()
+
+    overlap = file_names(config.dataset, config.train_split, config.data_dir, **options) & file_names(
+        config.dataset, config.val_split, config.data_dir, **options
+    )
+    return TrainingData(train, val, info, steps, training_masks, len(overlap), val_sample)
+
