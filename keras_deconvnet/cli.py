@@ -39,7 +39,7 @@ def parse_scales(text: str) -> tuple[float, ...]:
 
 
 def parse_scale_range(text: str) -> tuple[float, float]:
-    """'0.5,2' -> (0.5, 2.0), random scaling's MIN,MAX; `config_checks.validate` checks their range."""
+    """'0.5,2' -> (0.5, 2.0), random scaling's MIN,MAX; `training.config.validate` checks their range."""
     try:
         values = tuple(float(part) for part in text.split(","))
     except ValueError:

@@ -14,8 +14,15 @@ from keras_deconvnet.cli import parse_scale_range, parse_size, run
 from keras_deconvnet.losses import LOSS_NAMES
 from keras_deconvnet.models import MODEL_BUILDERS
 from keras_deconvnet.tracking import WANDB_MODES
-from keras_deconvnet.training_data import DATA_LOADERS
-from keras_deconvnet.training import PRESETS, TrainConfig, load_run_config, resolve_config, summary_line, train
+from keras_deconvnet.training import (
+    DATA_LOADERS,
+    PRESETS,
+    TrainConfig,
+    load_run_config,
+    resolve_config,
+    summary_line,
+    train,
+)
 
 DATASETS = ("voc2012_segmentation", "camvid", "folder", "demo")
 DEFAULTS = TrainConfig()

@@ -255,9 +255,10 @@ def with_an_absent_class(scores_from_confusion):
 
 
 def test_a_class_absent_from_val_is_null_in_every_json_file(tmp_path, monkeypatch):
-    from keras_deconvnet import evaluation, training
+    from keras_deconvnet import evaluation
+    from keras_deconvnet.training import callbacks
 
-    monkeypatch.setattr(training, "scores_from_confusion", with_an_absent_class(training.scores_from_confusion))
+    monkeypatch.setattr(callbacks, "scores_from_confusion", with_an_absent_class(callbacks.scores_from_confusion))
     monkeypatch.setattr(evaluation, "scores_from_confusion", with_an_absent_class(evaluation.scores_from_confusion))
     run_dir = tmp_path / "run"
     train(small_config(run_dir, model="lean", epochs=1))

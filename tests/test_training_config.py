@@ -8,7 +8,6 @@ import pytest
 from conftest import load_script
 from keras_deconvnet import UsageError
 from keras_deconvnet.cli import parse_scale_range, run
-from keras_deconvnet.config_checks import validate
 from keras_deconvnet.training import (
     TrainConfig,
     build_optimizer,
@@ -17,6 +16,7 @@ from keras_deconvnet.training import (
     parse_class_weights,
     resolve_config,
     train,
+    validate,
 )
 
 

@@ -1,0 +1,83 @@
+"""The training run's own Keras callbacks: validation scores, epoch stats and checkpoints.
+
+Keras' callbacks log and stop; these add what the curves and reports need to the epoch logs
+(pixel accuracy, per-class IoU, learning rate, epoch time) and save the best and last models
+so that a run that dies while saving keeps its last good checkpoint.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_deconvnet.json_files import write_json
+from keras_deconvnet.metrics import scores_from_confusion
+
+
+class ValidationScores(keras.callbacks.Callback):
+    """Adds validation pixel accuracy and per-class IoU to the epoch logs.
+
+    They come from the confusion matrix the mean IoU metric accumulated over the whole
+    validation set, so they cost nothing more. Put it before the loggers.
+    """
+
+    def __init__(self, metric: keras.metrics.MeanIoU, class_names):
+        super().__init__()
+        self.metric = metric
+        self.class_names = class_names
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or "val_mean_iou" not in logs:
+            return
+        scores = scores_from_confusion(keras.ops.convert_to_numpy(self.metric.total_cm))
+        logs["val_pixel_accuracy"] = scores["pixel_accuracy"]
+        for name, iou in zip(self.class_names, scores["per_class_iou"]):
+            logs[f"val_iou_{name}"] = iou
+
+
+class EpochStats(keras.callbacks.Callback):
+    """Adds the learning rate at the epoch's start and the epoch's wall time to the epoch
+    logs, for the curves. Put it before the loggers.
+    """
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+        self.learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.learning_rate
+            logs["epoch_seconds"] = time.perf_counter() - self.start
+
+
+class BestAndLastCheckpoints(keras.callbacks.Callback):
+    """Saves `last.keras` every epoch and `best.keras` when validation mean IoU improves.
+
+    Each file is written to a temporary name first and then renamed, so a run that dies
+    while saving keeps its last good checkpoint. The `.keras` files hold the optimizer
+    state too. The best epoch's logs go to `best_epoch.json`, so a resumed run knows what to beat.
+    """
+
+    def __init__(self, run_dir: Path, monitor: str = "val_mean_iou"):
+        super().__init__()
+        self.run_dir = run_dir
+        self.monitor = monitor
+        best_file = run_dir / "best_epoch.json"
+        self.best = json.loads(best_file.read_text()) if best_file.is_file() else {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self._save(self.run_dir / "last.keras")
+        value = logs.get(self.monitor)
+        if value is not None and value > self.best.get(self.monitor, -np.inf):
+            self.best = {"epoch": epoch + 1, **logs}
+            self._save(self.run_dir / "best.keras")
+            write_json(self.run_dir / "best_epoch.json", self.best)
+
+    def _save(self, path: Path) -> None:
+        partial = path.with_name(f".{path.stem}.partial.keras")
+        self.model.save(partial)
+        os.replace(partial, path)

@@ -1,0 +1,180 @@
+"""The training loop itself (the paper's section III.C): `model.fit` on the prepared data.
+
+It checks the run folder, builds and compiles the model (optionally from saved weights),
+wires the callbacks and loggers, and writes the run's config.json, metrics.json and curves.
+"""
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from keras_deconvnet import tracking
+from keras_deconvnet.curves import plot_curves
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.json_files import write_json
+from keras_deconvnet.losses import build_loss
+from keras_deconvnet.metrics import mean_iou_metric
+from keras_deconvnet.models import build_model, fits, load_model
+from keras_deconvnet.training.callbacks import BestAndLastCheckpoints, EpochStats, ValidationScores
+from keras_deconvnet.training.class_weights import parse_class_weights
+from keras_deconvnet.training.config import TrainConfig, validate
+from keras_deconvnet.training.data import has_tensorflow, prepare_data
+from keras_deconvnet.training.devices import distribution_scope, set_mixed_precision
+from keras_deconvnet.training.optim import build_optimizer
+
+
+def load_initial_weights(model: keras.Model, path: str | Path) -> None:
+    """Starts `model` from the weights of a saved model of the same architecture and classes.
+
+    The saved model's input size may differ: every weight of these fully convolutional
+    models is independent of it, so a model trained on small crops can be fine-tuned at
+    full resolution, or a released model trained further.
+    """
+    source = load_model(path, compile=False)
+    if not fits(source, model):
+        classes = model.output.shape[-1]
+        raise UsageError(
+            f"--init-weights {path} holds a '{source.name}' model whose weights do not fit "
+            f"'{model.name}' with {classes} classes; pass a model of the same --model and dataset"
+        )
+    model.set_weights(source.get_weights())
+
+
+def _check_run_dir(config: TrainConfig) -> Path:
+    """The run folder: new, or an unfinished run when resuming. Created later, once the data loads."""
+    run_dir = Path(config.output_dir)
+    config_file = run_dir / "config.json"
+    if config.resume:
+        if not config_file.is_file():
+            raise UsageError(f"nothing to resume in {run_dir}: it has no config.json")
+        if (run_dir / "metrics.json").is_file() and not (run_dir / "backup").exists():
+            raise UsageError(f"the run in {run_dir} has finished; start a new one with another --output-dir")
+    elif config_file.is_file():
+        raise UsageError(
+            f"{run_dir} already holds a run; pass --resume to continue it or choose another --output-dir"
+        )
+    return run_dir
+
+
+def train(config: TrainConfig) -> dict:
+    """Trains a model as `config` says and returns the final metrics (also in metrics.json).
+
+    The run directory (`config.output_dir`) receives config.json, best.keras, last.keras,
+    history.csv, curves.png, metrics.json, model_summary.txt, tensorboard/ and wandb/.
+
+    Raises:
+        UsageError: a setting is out of range (`validate`), or the run folder is taken.
+    """
+    validate(config)
+    run_dir = _check_run_dir(config)
+    keras.utils.set_random_seed(config.seed)
+    policy = set_mixed_precision(config.mixed_precision)
+    data = prepare_data(config)
+    if data.val_images_in_train:
+        print(
+            f"warning: {data.val_images_in_train} images of --val-split {config.val_split} are also "
+            f"in --train-split {config.train_split}, so val mIoU and best.keras measure images the "
+            "model trains on; validate on a disjoint split (CamVid: heldout_train with heldout_val), "
+            "or train a fixed schedule and take last.keras",
+            file=sys.stderr,
+        )
+    info = data.info
+    class_weights = parse_class_weights(config.class_weights, info.num_classes, data.training_masks)
+
+    with distribution_scope(config.strategy):
+        model = build_model(
+            config.model,
+            num_classes=info.num_classes,
+            input_shape=(*config.input_size, 3),
+            backbone_weights=config.backbone_weights,
+        )
+        # A resumed run's weights come from its backup; reading the start file again is waste.
+        if config.init_weights and not (config.resume and (run_dir / "backup").exists()):
+            load_initial_weights(model, config.init_weights)
+        iou = mean_iou_metric(info.num_classes)
+        model.compile(
+            optimizer=build_optimizer(config, data.steps_per_epoch),
+            loss=build_loss(config.loss, class_weights),
+            metrics=[iou],
+        )
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    summary_file = run_dir / "model_summary.txt"
+    with open(summary_file, "w") as handle:
+        model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
+    run_config = {
+        **dataclasses.asdict(config),
+        "num_classes": info.num_classes,
+        "class_names": list(info.class_names),
+        "class_weights_used": class_weights,
+        "parameters": model.count_params(),
+        "dtype_policy": policy,
+        "steps_per_epoch": data.steps_per_epoch,
+        "val_images_in_train": data.val_images_in_train,
+    }
+    write_json(run_dir / "config.json", run_config)
+
+    wandb_id_file = run_dir / "wandb_run_id"
+    resume_id = wandb_id_file.read_text().strip() if config.resume and wandb_id_file.is_file() else None
+    run = tracking.start_run(config.wandb, config.wandb_project, run_dir, run_config, resume_id)
+    checkpoints = BestAndLastCheckpoints(run_dir)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_mean_iou", mode="max", patience=config.patience, restore_best_weights=True
+    )
+    callbacks = [
+        ValidationScores(iou, info.class_names),
+        EpochStats(),
+        checkpoints,
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        *([early_stopping] if config.patience else []),  # 0: a fixed schedule
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=config.resume),
+        # Keras' TensorBoard callback writes through TensorFlow's summary ops.
+        *([keras.callbacks.TensorBoard(str(run_dir / "tensorboard"))] if has_tensorflow() else []),
+    ]
+    if run is not None:
+        wandb_id_file.write_text(run.id)
+        images, masks = data.val_sample()
+        callbacks += [
+            tracking.metrics_logger(),
+            tracking.SegmentationImageLogger(
+                run, images, masks, info.class_names, config.wandb_images_every
+            ),
+        ]
+
+    start = time.perf_counter()
+    history = model.fit(data.train, validation_data=data.val, epochs=config.epochs, callbacks=callbacks)
+    wall_time = time.perf_counter() - start
+    epochs_this_session = len(history.epoch)
+
+    best = checkpoints.best
+    metrics = {
+        "model": config.model,
+        "dataset": config.dataset,
+        "parameters": model.count_params(),
+        "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,
+        "best_epoch": best.get("epoch"),
+        "best_val_mean_iou": best.get("val_mean_iou"),
+        "best_val_pixel_accuracy": best.get("val_pixel_accuracy"),
+        "best_val_per_class_iou": {name: best.get(f"val_iou_{name}") for name in info.class_names},
+        "wall_time_s": round(wall_time, 1),
+        "images_per_s": round(
+            epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2
+        ),
+    }
+    write_json(run_dir / "metrics.json", metrics)
+    plot_curves(run_dir)
+    if run is not None:
+        tracking.finish_run(run, run_dir / "best.keras", summary_file, metrics, f"{config.model}-{config.dataset}")
+    return metrics
+
+
+def summary_line(metrics: dict, run_dir: str) -> str:
+    """The one line a training run ends with."""
+    return (
+        f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']} | best val mIoU "
+        f"{metrics['best_val_mean_iou']:.4f} | wall time {metrics['wall_time_s']:.0f} s | "
+        f"{metrics['images_per_s']:.1f} images/s | run saved in {run_dir}"
+    )
