@@ -1,10 +1,12 @@
-"""What every script shares: size parsing, TTA flags and turning user mistakes and Ctrl-C into one line."""
+"""What every command shares: size parsing, TTA and --verbose flags, quiet logs, and turning user
+mistakes and Ctrl-C into one line."""
 
 import argparse
 import sys
 from collections.abc import Callable
 
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.quiet import quiet_logs
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -70,11 +72,29 @@ def tta_from_args(args: argparse.Namespace, metadata: dict):
     return None if tta == TestTimeAugmentation() else tta
 
 
-def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser) -> None:
-    """Parses the arguments and calls `main`; a `UsageError` becomes `error: ...`, exit 2, and
-    Ctrl-C `interrupted: ...` (with what `main` put in its KeyboardInterrupt), exit 130 as a shell's.
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    """`--verbose`: keep TensorFlow's, absl's and TFDS's logs, which `run` hides otherwise."""
+    parser.add_argument(
+        "--verbose", action="store_true",
+        help="show TensorFlow's, absl's and TFDS's log messages (CUDA probing, oneDNN notices, dataset "
+        "preparation), hidden by default; a TF_CPP_MIN_LOG_LEVEL you set is always kept",
+    )
+
+
+def progress_verbose() -> int:
+    """Keras' Progbar verbosity: 1 (a live bar) on a terminal, 2 (one line when done) in a log."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def run(
+    main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv: list[str] | None = None
+) -> None:
+    """Parses `argv` (default: the command line), quiets TensorFlow's logs unless --verbose, and
+    calls `main`; a `UsageError` becomes `error: ...`, exit 2, and Ctrl-C `interrupted: ...`
+    (with what `main` put in its KeyboardInterrupt), exit 130 as a shell's.
     """
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    quiet_logs(getattr(args, "verbose", False))
     try:
         main(args)
     except UsageError as error:

@@ -1,39 +1,7 @@
-"""Print each model's stages (output shape, parameters) and total, like Table I of the paper."""
+"""Print each model's stages and parameters: `keras-deconvnet summarize`, whose code is keras_deconvnet/commands/summarize.py."""
 
-import argparse
-
-from keras_deconvnet import build_model
-from keras_deconvnet.cli import parse_size, run
-from keras_deconvnet.models import MODEL_BUILDERS
-from keras_deconvnet.summary import format_stage_table
-
-
-def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--model",
-        default="all",
-        choices=[*MODEL_BUILDERS, "all"],
-        help="model to summarise, or 'all' for every model (default: all)",
-    )
-    parser.add_argument(
-        "--num-classes", type=int, default=21, help="classes per pixel (default: 21, Pascal VOC)"
-    )
-    parser.add_argument(
-        "--input-size",
-        default="224x224",
-        help="input HEIGHTxWIDTH, multiples of 32 (default: 224x224, as in the paper)",
-    )
-    return parser
-
-
-def main(args: argparse.Namespace) -> None:
-    height, width = parse_size(args.input_size)
-    names = list(MODEL_BUILDERS) if args.model == "all" else [args.model]
-    for name in names:
-        model = build_model(name, num_classes=args.num_classes, input_shape=(height, width, 3))
-        print(format_stage_table(model), end="\n\n")
-
+from keras_deconvnet.cli import run
+from keras_deconvnet.commands.summarize import get_args_parser, main
 
 if __name__ == "__main__":
     run(main, get_args_parser())

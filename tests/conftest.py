@@ -1,6 +1,6 @@
 """Shared fixtures: everything is built here, offline, in tmp dirs."""
 
-import importlib.util
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +20,9 @@ def random_images(rng: np.random.Generator, batch: int, height: int, width: int)
 
 
 def load_script(name: str):
-    """scripts/NAME.py as a module, to call its `main` in-process and patch what it uses."""
-    spec = importlib.util.spec_from_file_location(f"script_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The command behind scripts/NAME.py (keras_deconvnet.commands.NAME), to call its `main`
+    in-process and patch what it uses; the script itself only runs it."""
+    return importlib.import_module(f"keras_deconvnet.commands.{name}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,15 +2,14 @@
 XNNPACK partitions of tiny int8 files, and one --quick run of the script on a 64x64 encoder,
 lean and lean_minimalistic model (no VGG16)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 from keras import layers
 
+from conftest import load_script
 from keras_deconvnet import UsageError, build_model
 from keras_deconvnet.benchmark import (
     BenchmarkConfig,
@@ -35,15 +34,11 @@ from keras_deconvnet.benchmark.timing import calibration_images
 from keras_deconvnet.export import convert_tflite
 from keras_deconvnet.models.backbone import build_mobilenet_v3
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
-
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The command behind scripts/benchmark.py."""
+    return load_script("benchmark")
 
 
 def one_layer(layer, input_shape) -> keras.Model:

@@ -1,0 +1,160 @@
+"""Benchmark every model and the bare MobileNetV3-Small encoder, in one process and one run.
+
+For each model at each size: parameters, multiply-adds, .keras and TFLite (float32, int8)
+file sizes, batch-1 latency (Keras, LiteRT with 1 and 2 threads; median and p90 of runs
+interleaved across models), training images/second and peak training memory, each also as
+a ratio to the encoder and to the VGG16 DeconvNet; int8 against float32 (LiteRT latency,
+int8/f32 ratio, and the XNNPACK partitions of each int8 file with the ops left outside them);
+then the targets of the lean model.
+Writes OUT.json and OUT.md and prints the Markdown. The logic is in keras_deconvnet.benchmark.
+
+    python scripts/benchmark.py                      # every model at 224x224 and 352x480
+    python scripts/benchmark.py --quick              # encoder, lean, VGG16 at 224x224, few runs
+    python scripts/benchmark.py --quick --models encoder,lean --sizes 64x64
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from keras_deconvnet.cli import add_verbose_argument, parse_size
+from keras_deconvnet.commands.choices import BENCHMARK_DEFAULTS, VGG
+from keras_deconvnet.commands.choices import BENCHMARK_QUICK as QUICK
+from keras_deconvnet.errors import UsageError
+
+# keras_deconvnet.benchmark's MODEL_NAMES and BenchmarkConfig(), without importing Keras
+MODEL_NAMES = BENCHMARK_DEFAULTS["models"]
+DEFAULTS = SimpleNamespace(**BENCHMARK_DEFAULTS)
+# The flags --quick changes (besides --models and the sizes), with their help.
+RUN_FLAGS = {
+    "rounds": "latency rounds; each times every model in turn",
+    "tflite_runs": "timed LiteRT runs per model, type, thread count and round",
+    "keras_runs": "timed Keras runs per model and round",
+    "vgg_runs": "timed Keras runs of the VGG16 DeconvNet per round",
+    "tflite_warmup": "untimed LiteRT runs before the first round",
+    "keras_warmup": "untimed Keras runs before the first round (the VGG16 DeconvNet: 1)",
+    "calibration_images": "random 0..255 images calibrating int8",
+    "train_steps": "timed train_on_batch steps per model",
+    "train_warmup": "untimed train_on_batch steps before them",
+    "vgg_train_steps": "timed train_on_batch steps of the VGG16 DeconvNet, after 1 untimed (0: skip)",
+}
+
+
+def size_name(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _sizes_text(sizes) -> str:
+    return ",".join(size_name(size) for size in sizes)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--models",
+        help=f"comma-separated models, from {', '.join(MODEL_NAMES)} (default: all; with --quick: "
+        f"{','.join(QUICK['models'])}); the ratio columns need encoder and {VGG}",
+    )
+    parser.add_argument("--skip-vgg", action="store_true", help=f"leave out {VGG} (252M parameters, slow)")
+    parser.add_argument(
+        "--sizes",
+        help="comma-separated input sizes HEIGHTxWIDTH, multiples of 32; the lean targets are "
+        f"judged at the first (default: {_sizes_text(DEFAULTS.sizes[:1])} and --input-size; "
+        f"with --quick: {_sizes_text(QUICK['sizes'])})",
+    )
+    parser.add_argument(
+        "--input-size",
+        help=f"the size measured besides {size_name(DEFAULTS.sizes[0])} when --sizes is not given "
+        f"(default: {size_name(DEFAULTS.sizes[1])}, CamVid's; none with --quick)",
+    )
+    parser.add_argument(
+        "--num-classes", type=int, default=DEFAULTS.num_classes,
+        help=f"classes per pixel (default: {DEFAULTS.num_classes}, Pascal VOC)",
+    )
+    parser.add_argument(
+        "--threads", default=",".join(map(str, DEFAULTS.threads)),
+        help=f"comma-separated LiteRT thread counts (default: {','.join(map(str, DEFAULTS.threads))})",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULTS.batch_size,
+        help=f"training batch size (default: {DEFAULTS.batch_size})",
+    )
+    for name, text in RUN_FLAGS.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int,
+            help=f"{text} (default: {getattr(DEFAULTS, name)}; with --quick: {QUICK[name]})",
+        )
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="a smoke run of about a minute or two: the defaults after 'with --quick' above; "
+        "flags given explicitly still apply",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help=f"seed of weights, images and labels (default: {DEFAULTS.seed})"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("benchmarks/results"),
+        help="OUT.json and OUT.md are written (default: benchmarks/results)",
+    )
+    add_verbose_argument(parser)
+    return parser
+
+
+def _int_list(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UsageError(f"{flag} takes comma-separated integers, got '{text}'") from None
+
+
+def config_from_args(args: argparse.Namespace):
+    """The benchmark's `BenchmarkConfig` from the flags; --quick's defaults where a flag is not given."""
+    from keras_deconvnet import benchmark
+
+    defaults = benchmark.BenchmarkConfig()
+    base = dataclasses.replace(defaults, **benchmark.QUICK) if args.quick else defaults
+    models = [name.strip() for name in args.models.split(",") if name.strip()] if args.models else list(base.models)
+    if args.skip_vgg:
+        models = [name for name in models if name != VGG]
+    if args.sizes:
+        sizes = tuple(parse_size(size) for size in args.sizes.split(","))
+    elif args.input_size:
+        sizes = (defaults.sizes[0], parse_size(args.input_size))
+    else:
+        sizes = base.sizes
+    given = {name: getattr(args, name) for name in RUN_FLAGS if getattr(args, name) is not None}
+    return dataclasses.replace(
+        base,
+        models=tuple(models),
+        sizes=sizes,
+        num_classes=args.num_classes,
+        threads=_int_list(args.threads, "--threads"),
+        batch_size=args.batch_size,
+        seed=args.seed,
+        **given,
+    )
+
+
+def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
+    """Runs the benchmark; `argv` (default `sys.argv[1:]`) is recorded as the command."""
+    from keras_deconvnet.benchmark import format_report, run_benchmark
+
+    config = config_from_args(args)
+    # Every model traces its own inference and training functions, which TensorFlow's
+    # retracing detector reports as "excessive retracing"; nothing is retraced in a timed run.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # tf.get_logger()
+    out = args.out.with_suffix("") if args.out.suffix in (".json", ".md") else args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    argv = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["TF_CPP_MIN_LOG_LEVEL=2", "python", "scripts/benchmark.py", *argv])
+    result = run_benchmark(config, command)
+    report = format_report(result)
+    out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_name(out.name + ".md").write_text(report)
+    print(report)
+

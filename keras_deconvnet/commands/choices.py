@@ -1,0 +1,84 @@
+"""The names and defaults the commands' flags offer, copied here so that building a parser (and
+so `--help`) imports neither Keras nor TensorFlow: the modules they come from import Keras.
+
+Each is the value of the name in its comment; tests/test_commands.py checks that they agree,
+so a change there fails the tests until it is made here too.
+"""
+
+# keras_deconvnet.models.MODEL_BUILDERS, in its order
+MODEL_NAMES = (
+    "paper", "deconvnet_vgg16", "lean", "lean_minimalistic", "lraspp_small", "lraspp_large",
+    "aspp_small", "paper_spatial", "paper_skips",
+)
+LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # keras_deconvnet.losses.LOSS_NAMES
+WANDB_MODES = ("online", "offline", "disabled")  # keras_deconvnet.tracking.WANDB_MODES
+DATA_LOADERS = ("auto", "tf", "numpy")  # keras_deconvnet.training.DATA_LOADERS
+EVALUATION_MODES = ("resize", "original")  # keras_deconvnet.evaluation.EVALUATION_MODES
+EXPORT_FORMATS = ("keras", "saved_model", "tflite")  # keras_deconvnet.export.FORMATS
+TFLITE_TYPES = ("float32", "float16", "int8")  # keras_deconvnet.export.TFLITE_TYPES
+
+# keras_deconvnet.training.TrainConfig(): the defaults train's help names
+TRAIN_DEFAULTS = {
+    "model": "paper",
+    "dataset": "voc2012_segmentation",
+    "train_split": "train",
+    "val_split": "val",
+    "optimizer": "adam",
+    "lr": 0.001,
+    "momentum": 0.9,
+    "schedule": "cosine",
+    "epochs": 150,
+    "batch_size": 8,
+    "patience": 20,
+    "output_dir": "runs/latest",
+    "seed": 0,
+    "wandb_project": "keras-deconvnet",
+}
+# keras_deconvnet.training.PRESETS
+_PAPER = {"loss": "cross-entropy", "photometric": False}
+TRAIN_PRESETS = {
+    "paper-exp1": {**_PAPER, "epochs": 115, "optimizer": "sgd", "schedule": "none"},
+    "paper-exp2": {**_PAPER, "epochs": 150, "optimizer": "adam", "schedule": "cosine"},
+    "camvid": {
+        "model": "lean", "dataset": "camvid", "input_size": (256, 352), "scale_range": (0.75, 1.75),
+        "photometric": True, "loss": "ce+lovasz", "class_weights": "sqrt-median-frequency",
+        "optimizer": "adamw", "weight_decay": 1e-4, "lr": 2e-3, "warmup_epochs": 2, "schedule": "cosine",
+        "epochs": 90, "patience": 0,
+    },
+}
+
+# keras_deconvnet.benchmark: ENCODER, VGG, dataclasses.asdict(BenchmarkConfig()) and QUICK
+ENCODER = "encoder"
+VGG = "deconvnet_vgg16"
+BENCHMARK_DEFAULTS = {
+    "models": (ENCODER, *MODEL_NAMES),
+    "sizes": ((224, 224), (352, 480)),
+    "num_classes": 21,
+    "rounds": 5,
+    "tflite_runs": 20,
+    "keras_runs": 5,
+    "vgg_runs": 2,
+    "tflite_warmup": 5,
+    "keras_warmup": 2,
+    "threads": (1, 2),
+    "calibration_images": 16,
+    "batch_size": 8,
+    "train_steps": 10,
+    "train_warmup": 2,
+    "vgg_train_steps": 2,
+    "seed": 0,
+}
+BENCHMARK_QUICK = {
+    "models": (ENCODER, "lean", VGG),
+    "sizes": ((224, 224),),
+    "rounds": 1,
+    "tflite_runs": 5,
+    "keras_runs": 2,
+    "vgg_runs": 1,
+    "tflite_warmup": 2,
+    "keras_warmup": 1,
+    "calibration_images": 4,
+    "train_steps": 2,
+    "train_warmup": 1,
+    "vgg_train_steps": 0,
+}

@@ -1,0 +1,82 @@
+"""Evaluate a model (.keras, SavedModel or .tflite) on a dataset split.
+
+Prints the per-class IoU table, pixel accuracy and, on the last line, the mean IoU; writes
+the confusion matrix as CSV and PNG.
+
+Example:
+  python scripts/evaluate.py --model runs/latest/best.keras --dataset camvid --data-dir DIR --split val
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+from keras_deconvnet.cli import add_tta_arguments, add_verbose_argument, parse_size, progress_verbose, tta_from_args
+from keras_deconvnet.commands.choices import EVALUATION_MODES
+from keras_deconvnet.datasets import DATASET_NAMES
+from keras_deconvnet.json_files import write_json
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
+    parser.add_argument("--dataset", required=True, choices=DATASET_NAMES, help="dataset to evaluate on")
+    parser.add_argument("--data-dir", help="the dataset's source folder (not needed for demo)")
+    parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
+    parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder (default: the model's)")
+    parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
+    parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
+    add_tta_arguments(parser)
+    parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
+    parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
+    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE, with a _tta-... suffix for TTA)")
+    add_verbose_argument(parser)
+    return parser
+
+
+def tta_suffix(tta) -> str:
+    """'' or e.g. '_tta-flip-0.75-1.0-1.25', so runs with different TTA keep their own folder."""
+    if tta is None:
+        return ""
+    return "_tta" + ("-flip" if tta.flip else "") + "".join(f"-{scale}" for scale in tta.scales)
+
+
+def main(args: argparse.Namespace) -> None:
+    from keras.utils import Progbar
+
+    from keras_deconvnet.datasets import label_options, load_split
+    from keras_deconvnet.evaluation import evaluate, format_scores, write_confusion_matrix
+    from keras_deconvnet.inference import load_predictor
+
+    predictor = load_predictor(args.model, input_size=args.input_size)
+    mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
+    options = label_options(args.dataset, args.num_classes or predictor.num_classes, args.ignore_label)
+    split, info = load_split(args.dataset, args.split, args.data_dir, **options)
+    steps = int(split.cardinality())
+    batch = args.batch_size if mode == "resize" else 1
+    total = -(-steps // batch) if steps >= 0 else None
+
+    def progress(batches):
+        bar = Progbar(total, unit_name="batch", verbose=progress_verbose())
+        for item in batches:
+            yield item
+            bar.add(1)
+
+    tta = tta_from_args(args, predictor.metadata)
+    start = time.perf_counter()
+    scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
+    scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
+    scores["tta"] = tta.as_metadata() if tta else None
+    scores["input_size"] = list(predictor.input_size)
+    model_path = Path(args.model)
+    size_suffix = "_{}x{}".format(*args.input_size) if args.input_size else ""
+    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{size_suffix}{tta_suffix(tta)}")
+    csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
+    write_json(out_dir / "scores.json", {**scores, "class_names": list(info.class_names)})
+    views = f", TTA {tta.as_metadata()}" if tta else ""
+    print(
+        f"{scores['images']} images of {args.dataset}/{args.split}, mode {mode}{views}, "
+        f"{scores['ms_per_image']} ms an image (data included); confusion matrix: {csv_path}, {png_path}"
+    )
+    print(format_scores(scores, info.class_names))
+

@@ -1,0 +1,206 @@
+"""Export a model as .keras, a TF Serving SavedModel and TFLite, then check every file.
+
+Writes a new version of saved_models/NAME (never overwriting one): the SavedModel in
+NAME/<version>/, NAME_v<version>.keras and NAME_v<version>_<type>.tflite beside it, each
+with its metadata JSON. int8 is calibrated on --calibration-images images of the dataset's
+train split; every file is then compared with the Keras model on --check-images images of
+its val split, and the export fails (writing nothing) if float32 files agree on fewer than
+99.9% of pixels or float16 on fewer than 99.5%. The dataset is the one in the run's config.json
+beside the model (a run folder's best.keras or last.keras) unless --calibration-dataset says;
+without either, int8 is refused and the check uses the demo set. See the README, "Export and serving".
+
+Example:
+  python scripts/export.py --model runs/latest/best.keras --out saved_models/camvid \\
+      --calibration-dataset camvid --data-dir ~/data/CamVid
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from keras_deconvnet.cli import add_tta_arguments, add_verbose_argument, parse_size, tta_from_args
+from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
+from keras_deconvnet.commands.choices import TFLITE_TYPES
+from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
+from keras_deconvnet.errors import UsageError
+
+if TYPE_CHECKING:
+    import keras
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="the .keras model to export")
+    parser.add_argument("--out", required=True, help="model folder saved_models/NAME; each export adds a version")
+    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated (default: {','.join(FORMATS)})")
+    parser.add_argument(
+        "--tflite-types", default=",".join(TFLITE_TYPES), help=f"comma-separated (default: {','.join(TFLITE_TYPES)})"
+    )
+    parser.add_argument(
+        "--calibration-dataset",
+        help="dataset for int8 calibration (its --calibration-split) and the check (its --check-split) "
+        "(default: the dataset in the run's config.json beside the model; without one, int8 needs this flag "
+        "and the check uses demo)",
+    )
+    parser.add_argument("--data-dir", help="the dataset's source folder (default: the run's, for its dataset; not needed for demo)")
+    parser.add_argument("--ignore-label", type=int, help="ignore label, for a folder dataset (default: the run's, else 255)")
+    parser.add_argument("--calibration-split", default="train", help="split for int8 calibration (default: train)")
+    parser.add_argument("--calibration-images", type=int, default=200, help="int8 calibration images (default: 200)")
+    parser.add_argument("--check-split", default="val", help="split for the check (default: val)")
+    parser.add_argument("--check-images", type=int, default=32, help="images the check compares (default: 32)")
+    parser.add_argument(
+        "--latency-runs", type=int, default=20, help="single-image runs whose median is the latency (default: 20)"
+    )
+    parser.add_argument(
+        "--num-threads", type=int, default=os.cpu_count(), help="TFLite CPU threads in the check (default: all cores)"
+    )
+    parser.add_argument(
+        "--release", metavar="NAME",
+        help="after the check, rename the .keras and .tflite files to NAME.keras and NAME_<type>.tflite "
+        "(replacing an earlier release of that name) instead of keeping version numbers",
+    )
+    parser.add_argument(
+        "--evaluation-mode", choices=("resize", "original"),
+        help="the model's native evaluation setting, stored in the metadata; scripts/evaluate.py uses it by default",
+    )
+    parser.add_argument(
+        "--input-size", type=parse_size,
+        help="export at this HEIGHTxWIDTH (multiples of 32) rather than the size the model was saved with, "
+        "e.g. a model trained on 256x352 crops at 352x480 (default: its own)",
+    )
+    add_tta_arguments(parser, for_release=True)
+    add_verbose_argument(parser)
+    return parser
+
+
+def parse_list(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
+    """'keras, tflite' -> ['keras', 'tflite'], each one of `choices`."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in choices]
+    if unknown or not items:
+        raise UsageError(f"{flag} takes a comma-separated list of {', '.join(choices)}, got '{text}'")
+    return items
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """The dataset an export calibrates int8 on and checks with, and how to load it."""
+
+    name: str
+    data_dir: str | None = None
+    ignore_label: int = 255
+    options: dict = dataclasses.field(default_factory=dict)  # e.g. the demo set's size
+
+
+def run_config(model_path: str) -> dict:
+    """The config.json of the training run beside the model (a run folder's best.keras), or {}."""
+    path = Path(model_path).with_name("config.json")
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise UsageError(f"cannot read the run config {path}: {error}") from None
+
+
+def data_source(args: argparse.Namespace, needs_calibration: bool) -> DataSource:
+    """--calibration-dataset, else the dataset the model was trained on, else demo for the check only.
+
+    Raises:
+        UsageError: int8 needs calibration images and nothing says what the model was trained on.
+    """
+    run = run_config(args.model)
+    name = args.calibration_dataset or run.get("dataset")
+    if name is None and needs_calibration:
+        raise UsageError(
+            f"int8 needs calibration images of the data {args.model} was trained on and no run config.json "
+            "beside it says which: pass --calibration-dataset (and --data-dir), or --tflite-types float32,float16"
+        )
+    recorded = run if name == run.get("dataset") else {}  # the run's folder and options fit its dataset only
+    return DataSource(
+        name or "demo",
+        args.data_dir or recorded.get("data_dir"),
+        recorded.get("ignore_label", 255) if args.ignore_label is None else args.ignore_label,
+        recorded.get("dataset_options") or {},
+    )
+
+
+def dataset_images(
+    source: DataSource, split: str, count: int, model: keras.Model
+) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
+    """Up to `count` images and masks of a split at the model's input size, and the DatasetInfo.
+
+    Raises:
+        UsageError: the dataset's classes differ from the model's, or the split is empty.
+    """
+    from keras_deconvnet.inference import model_input_size
+    from keras_deconvnet.pipeline import evaluation_pipeline
+
+    if count < 1:
+        raise UsageError(f"--calibration-images and --check-images must be at least 1, got {count}")
+    num_classes = model.output_shape[-1]
+    options = {**source.options, **label_options(source.name, num_classes, source.ignore_label)}
+    dataset, info = load_split(source.name, split, source.data_dir, **options)
+    if info.num_classes != num_classes:
+        raise UsageError(
+            f"the model predicts {num_classes} classes but {info.name} has {info.num_classes}; "
+            "pass the dataset the model was trained on with --calibration-dataset"
+        )
+    batches = evaluation_pipeline(
+        dataset.take(count), num_classes=info.num_classes, ignore_label=info.ignore_label,
+        input_size=model_input_size(model), batch_size=16,
+    )
+    pairs = [(images.numpy(), masks.numpy()) for images, masks in batches]
+    if not pairs:
+        raise UsageError(f"the {split} split of {info.name} has no images")
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), info
+
+
+def main(args: argparse.Namespace) -> None:
+    from keras_deconvnet.export import ExportCheckError, export_model, format_check_table, release_artifacts
+    from keras_deconvnet.models import load_model, resize_model
+
+    formats = parse_list(args.formats, FORMATS, "--formats")
+    tta = tta_from_args(args, {})
+    if tta and not args.release:
+        raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
+    tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
+    model = load_model(args.model, compile=False)  # deployments need no optimizer state
+    if args.input_size:
+        model = resize_model(model, args.input_size)
+    needs_calibration = "tflite" in formats and "int8" in tflite_types
+    source = data_source(args, needs_calibration)
+    check_images, check_masks, info = dataset_images(source, args.check_split, args.check_images, model)
+    calibration = None
+    if needs_calibration:
+        calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
+        print(f"int8 calibration: {len(calibration)} images of {info.name}/{args.calibration_split}")
+    print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
+          f"{args.latency_runs} single-image runs after warm-up, TFLite with {args.num_threads} threads")
+    try:
+        result = export_model(
+            model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
+            calibration_images=calibration, class_names=info.class_names, palette=info.palette,
+            source_model=os.path.abspath(args.model), latency_runs=args.latency_runs, num_threads=args.num_threads,
+        )
+    except ExportCheckError as error:
+        print(format_check_table(error.rows))
+        raise
+    print(format_check_table(result.checks))
+    artifacts = result.artifacts
+    if args.release:
+        extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}
+        if tta:
+            extra["tta"] = tta.as_metadata()
+        artifacts = {**artifacts, **release_artifacts(artifacts, args.release, extra)}
+    print(f"version {result.version} of {args.out}:")
+    for kind, path in artifacts.items():
+        print(f"  {kind:<15} {path}")
+

@@ -1,0 +1,111 @@
+"""Train a segmentation model: the paper's training loop with model.fit, W&B and checkpoints.
+
+Examples:
+  python scripts/train.py --dataset demo --epochs 8 --input-size 96   # a minute on a CPU
+  python scripts/train.py --preset paper-exp2                           # Table III on VOC 2012
+  python scripts/train.py --dataset camvid --data-dir DIR --input-size 352x480
+"""
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from keras_deconvnet.cli import add_verbose_argument, parse_scale_range, parse_size
+from keras_deconvnet.commands.choices import DATA_LOADERS, LOSS_NAMES, MODEL_NAMES, TRAIN_DEFAULTS, WANDB_MODES
+from keras_deconvnet.commands.choices import TRAIN_PRESETS as PRESETS
+from keras_deconvnet.datasets import DATASET_NAMES as DATASETS
+
+DEFAULTS = SimpleNamespace(**TRAIN_DEFAULTS)  # training.TrainConfig()'s, without importing Keras
+# Flags that are not TrainConfig fields.
+NOT_SETTINGS = ("preset", "resume", "verbose")
+
+
+def describe(values: dict) -> str:
+    """A preset's settings as flags: {"epochs": 90, "photometric": True} -> '--epochs 90 --photometric'."""
+    flags = []
+    for key, value in values.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag if value else "--no-" + flag[2:])
+        elif isinstance(value, tuple):
+            separator = "x" if key == "input_size" else ","
+            flags.append(f"{flag} {separator.join(map(str, value))}")
+        else:
+            flags.append(f"{flag} {value}")
+    return " ".join(flags)
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--model", choices=MODEL_NAMES, help=f"model to train (default: {DEFAULTS.model})")
+    add("--dataset", choices=DATASETS, help=f"dataset (default: {DEFAULTS.dataset}, as in the paper; 'demo' is generated, no download)")
+    add("--data-dir", help="the dataset's source folder: VOC/SBD archives or folders, the CamVid SegNet folder, your own folder")
+    add("--train-split", help=f"split to train on: train, train_aug (VOC), heldout_train (CamVid without sequence 0006R0), or several joined with '+', e.g. train+val (default: {DEFAULTS.train_split})")
+    add("--val-split", help=f"split to validate on, e.g. heldout_val (CamVid's sequence 0006R0, a street the other splits never show) (default: {DEFAULTS.val_split})")
+    add("--num-classes", type=int, help="number of classes, for --dataset folder")
+    add("--ignore-label", type=int, help="label to ignore in your masks, for --dataset folder (default: 255)")
+    add("--preset", choices=list(PRESETS), help="paper-exp1 and paper-exp2: the paper's Tables II and III; camvid: the CamVid recipe chosen on the held-out sequence (give --data-dir); explicit flags override. " + "; ".join(f"{name} = {describe(values)}" for name, values in PRESETS.items()))
+    add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"optimizer (default: {DEFAULTS.optimizer})")
+    add("--lr", type=float, help=f"peak learning rate (default: {DEFAULTS.lr})")
+    add("--momentum", type=float, help=f"SGD momentum (default: {DEFAULTS.momentum})")
+    add("--weight-decay", type=float, help="decoupled weight decay (default: 0 for sgd/adam, 0.004 for adamw)")
+    add("--schedule", choices=("none", "cosine"), help=f"learning-rate schedule: constant or cosine decay over the whole run (default: {DEFAULTS.schedule})")
+    add("--warmup-epochs", type=int, help="linear warm-up epochs before the cosine decay (default: 0)")
+    add("--epochs", type=int, help=f"maximum epochs (default: {DEFAULTS.epochs})")
+    add("--batch-size", type=int, help=f"images per step (default: {DEFAULTS.batch_size})")
+    add("--input-size", type=parse_size, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
+    add("--scale-range", type=parse_scale_range, help="random scale range MIN,MAX before cropping, 0 < MIN <= MAX (default: 0.5,2.0)")
+    add("--photometric", action=argparse.BooleanOptionalAction, help="random brightness, contrast, saturation and hue on the images after the geometric augmentation (MMSegmentation's PhotoMetricDistortion; default: off)")
+    add("--loss", choices=LOSS_NAMES, help="training loss: cross-entropy; ohem (cross-entropy of the pixels whose true-class probability is below 0.7, at least 100,000 a batch); lovasz (Lovasz-softmax, a surrogate of 1 - IoU); ce+lovasz (their sum) (default: cross-entropy)")
+    add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU) or one comma-separated weight per class (default: none)")
+    add("--backbone-weights", type=lambda text: None if text.lower() == "none" else text, help="encoder weights: 'imagenet' (Keras download), 'none', or a path to a local weights file (default: none)")
+    add("--init-weights", metavar="PATH", help="start from the weights of a saved .keras model of the same --model and classes, e.g. a run's best.keras; its input size may differ, so a model trained on small crops can be fine-tuned at full size (default: none, a fresh start)")
+    add("--patience", type=int, help=f"early stopping: epochs without a better val mean IoU; 0 turns it off, for a fixed schedule (default: {DEFAULTS.patience})")
+    add("--output-dir", help=f"run folder: config, checkpoints, CSV, metrics, logs (default: {DEFAULTS.output_dir})")
+    add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config")
+    add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")
+    add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
+    add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX or PyTorch trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
+    add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy (default: default, one device)")
+    add("--wandb", choices=WANDB_MODES, help="W&B logging: online (offline when no API key is set), offline, disabled (default: online)")
+    add("--wandb-project", help=f"W&B project (default: {DEFAULTS.wandb_project})")
+    add("--wandb-images-every", type=int, help="log validation overlays every N epochs (default: 5)")
+    add_verbose_argument(parser)
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    from keras_deconvnet.training import load_run_config, resolve_config, summary_line, train
+
+    explicit = {key: value for key, value in vars(args).items() if value is not None and key not in NOT_SETTINGS}
+    if args.resume:
+        config = load_run_config(args.output_dir or DEFAULTS.output_dir, explicit)
+    else:
+        config = resolve_config(args.preset, explicit)
+    try:
+        metrics = train(config)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interruption(config.output_dir)) from None
+    print(summary_line(metrics, config.output_dir))
+
+
+def interruption(run_dir: str) -> str:
+    """What Ctrl-C leaves: a run to continue with --resume once its folder holds a config."""
+    if not (Path(run_dir) / "config.json").is_file():
+        return f"stopped before the run in {run_dir} started; start it again with the same command"
+    return (
+        f"the run in {run_dir} stops here; continue it with "
+        f"{resume_command()} --resume --output-dir {shlex.quote(run_dir)}"
+    )
+
+
+def resume_command() -> str:
+    """How training was started: 'keras-deconvnet train' when the console command dispatched it
+    (it names the program so in sys.argv[0]), else the script."""
+    program = sys.argv[0]
+    return program if program.endswith(" train") else "python scripts/train.py"

@@ -1,0 +1,89 @@
+"""Keeps TensorFlow's start-up chatter off the console: the commands call `quiet_logs` before
+anything imports TensorFlow, unless `--verbose` asks for its logs.
+
+Hidden: the C++ logs (oneDNN notices, CUDA probing on a CPU such as "failed call to cuInit",
+"did not fully read the dataset being cached"), which TF_CPP_MIN_LOG_LEVEL=3 silences once
+TensorFlow is loaded; the lines its native libraries write while being loaded, before they read
+that variable, which go to /dev/null for the duration of the first `import tensorflow`; and
+the INFO and WARNING records of absl, TensorFlow and TFDS ("Using custom data configuration",
+"Downloading and preparing dataset"); and, when stderr is not a terminal (a log file), the
+progress bars TFDS draws while it prepares a dataset. Errors raised as exceptions still reach
+the user.
+"""
+
+import contextlib
+import importlib.abc
+import importlib.util
+import logging
+import os
+import sys
+
+NOISY_LOGGERS = ("tensorflow", "absl", "tensorflow_datasets")
+
+
+def quiet_logs(verbose: bool = False) -> None:
+    """Unless `verbose`, silences TensorFlow, absl and TFDS below ERROR; a TF_CPP_MIN_LOG_LEVEL
+    or TQDM_DISABLE the user set is kept. Call it before TensorFlow is imported."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        os.environ.setdefault("TQDM_DISABLE", "1")  # carriage-return bars make a log unreadable
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+    except ImportError:  # absl comes with TensorFlow; without it there is nothing to silence
+        pass
+    else:
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
+
+
+@contextlib.contextmanager
+def stderr_to_devnull():
+    """Sends file descriptor 2 (what native code writes, too) to /dev/null inside the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class _QuietImport(importlib.abc.MetaPathFinder):
+    """Finds `tensorflow` the first time it is imported and loads it with stderr silenced."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: later imports find the loaded module
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _SilencedLoader(spec.loader)
+        return spec
+
+
+class _SilencedLoader(importlib.abc.Loader):
+    """Runs a loader with stderr silenced, then leaves the module its own loader."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):  # e.g. get_resource_reader, asked for while TensorFlow loads
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        try:
+            with stderr_to_devnull():
+                self.loader.exec_module(module)
+        finally:
+            module.__loader__ = module.__spec__.loader = self.loader

@@ -1,0 +1,131 @@
+"""The installed `keras-deconvnet` command: its subcommands are the scripts' parsers and mains,
+`--help` imports no TensorFlow, and TensorFlow's start-up logs stay off the console."""
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SCRIPTS
+from keras_deconvnet.commands import COMMANDS, choices, summary
+from keras_deconvnet.commands.train import resume_command
+
+HEAVY = ("tensorflow", "keras")
+
+
+def entry_point() -> str:
+    """The `keras-deconvnet` executable `pip install -e .` puts beside this Python."""
+    path = shutil.which("keras-deconvnet", path=str(Path(sys.executable).parent))
+    if path is None:
+        pytest.skip(f"no keras-deconvnet in {Path(sys.executable).parent}: run pip install -e . to install the command")
+    return path
+
+
+def run(*command, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(part) for part in command], capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def imported_modules(done: subprocess.CompletedProcess) -> set[str]:
+    """The top-level modules a process run with PYTHONPROFILEIMPORTTIME=1 imported."""
+    lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+    return {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in lines[1:]}
+
+
+def test_the_console_command_is_installed():
+    assert os.access(entry_point(), os.X_OK)
+
+
+def test_help_lists_every_command_with_one_line():
+    for command in ([entry_point()], [sys.executable, "-m", "keras_deconvnet"]):
+        done = run(*command, "--help")
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        for name in COMMANDS:
+            assert any(line.split() == [name, *summary(name).split()] for line in lines), (name, done.stdout)
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_help_of_every_command_imports_no_tensorflow(name):
+    script = SCRIPTS / f"{COMMANDS[name]}.py"
+    for command in ([entry_point(), name], [sys.executable, script]):
+        done = run(*command, "--help", env={"PYTHONPROFILEIMPORTTIME": "1"})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.startswith("usage: ") and "--verbose" in done.stdout
+        assert not imported_modules(done) & set(HEAVY), command
+    # Usage names the program as it was called.
+    assert run(entry_point(), name, "--help").stdout.startswith(f"usage: keras-deconvnet {name} ")
+    assert run(sys.executable, script, "--help").stdout.startswith(f"usage: {script.name} ")
+
+
+def test_summarize_prints_what_the_script_prints_and_nothing_else():
+    flags = ["--model", "lean", "--input-size", "64x64", "--num-classes", "3"]
+    command = run(entry_point(), "summarize", *flags)
+    script = run(sys.executable, SCRIPTS / "summarize.py", *flags)
+    assert command.returncode == script.returncode == 0, command.stderr + script.stderr
+    assert command.stdout == script.stdout and "| **total** | | **" in command.stdout
+    # No CUDA probing, oneDNN notice or absl line on the console.
+    assert command.stderr == script.stderr == ""
+
+
+def test_a_bad_flag_value_is_one_line_and_exit_2():
+    done = run(entry_point(), "summarize", "--model", "lean", "--input-size", "48x48")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.strip()]  # TensorFlow was imported and said nothing
+    assert done.stderr.startswith("error: input_shape (48, 48, 3): height and width must be multiples of 32")
+
+
+def test_an_unknown_command_or_flag_is_a_usage_error():
+    unknown = run(entry_point(), "fly")
+    assert unknown.returncode == 2 and "invalid choice: 'fly'" in unknown.stderr
+    assert run(entry_point()).returncode == 2
+    bad_flag = run(entry_point(), "plot-curves", "--no-such-flag", "run")
+    assert bad_flag.returncode == 2
+    assert bad_flag.stderr.splitlines()[-1] == "keras-deconvnet plot-curves: error: unrecognized arguments: --no-such-flag"
+
+
+QUIET_LEVEL = (
+    "import os, sys; from keras_deconvnet.quiet import quiet_logs; "
+    "quiet_logs('--verbose' in sys.argv); print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))"
+)
+
+
+@pytest.mark.parametrize(
+    "user_level, flags, level", [(None, [], "3"), ("1", [], "1"), (None, ["--verbose"], "None"), ("0", ["--verbose"], "0")]
+)
+def test_quiet_logs_set_level_3_unless_the_user_set_one_or_asks_for_verbose(user_level, flags, level):
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    if user_level is not None:
+        environment["TF_CPP_MIN_LOG_LEVEL"] = user_level
+    done = subprocess.run([sys.executable, "-c", QUIET_LEVEL, *flags], capture_output=True, text=True, env=environment)
+    assert done.stdout.strip() == level, done.stderr
+
+
+def test_ctrl_c_names_the_resume_command_the_way_training_was_started(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["keras-deconvnet train", "--resume"])
+    assert resume_command() == "keras-deconvnet train"
+    monkeypatch.setattr(sys, "argv", ["python -m keras_deconvnet train"])
+    assert resume_command() == "python -m keras_deconvnet train"
+    monkeypatch.setattr(sys, "argv", [str(SCRIPTS / "train.py")])
+    assert resume_command() == "python scripts/train.py"
+
+
+def test_the_names_the_parsers_offer_are_the_librarys():
+    from keras_deconvnet import benchmark, evaluation, export, losses, models, tracking, training
+
+    assert choices.MODEL_NAMES == tuple(models.MODEL_BUILDERS)
+    assert choices.LOSS_NAMES == losses.LOSS_NAMES
+    assert choices.WANDB_MODES == tracking.WANDB_MODES
+    assert choices.DATA_LOADERS == training.DATA_LOADERS
+    assert choices.EVALUATION_MODES == evaluation.EVALUATION_MODES
+    assert choices.EXPORT_FORMATS == export.FORMATS
+    assert choices.TFLITE_TYPES == export.TFLITE_TYPES
+    defaults = training.TrainConfig()
+    assert choices.TRAIN_DEFAULTS == {name: getattr(defaults, name) for name in choices.TRAIN_DEFAULTS}
+    assert choices.TRAIN_PRESETS == training.PRESETS
+    assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
+    assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())
+    assert choices.BENCHMARK_QUICK == benchmark.QUICK
