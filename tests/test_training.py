@@ -136,6 +136,13 @@ def test_wandb_offline_writes_a_run_folder(tmp_path, monkeypatch):
     assert list(runs[0].glob("*.wandb"))
 
 
+def test_a_log_that_is_not_a_terminal_gets_one_line_an_epoch(tmp_path, capsys):
+    train(small_config(tmp_path / "run", epochs=2))
+    out = capsys.readouterr().out
+    assert "━" not in out and "\r" not in out  # no live progress bar in a log file
+    assert out.count("Epoch ") == 2
+
+
 def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True)
 

@@ -11,7 +11,13 @@ import argparse
 import time
 from pathlib import Path
 
-from keras_deconvnet.cli import add_tta_arguments, add_verbose_argument, parse_size, progress_verbose, tta_from_args
+from keras_deconvnet.cli import (
+    add_tta_arguments,
+    add_verbose_argument,
+    parse_size,
+    progress_verbose,
+    tta_from_args,
+)
 from keras_deconvnet.commands.choices import EVALUATION_MODES
 from keras_deconvnet.datasets import DATASET_NAMES
 from keras_deconvnet.json_files import write_json
@@ -45,7 +51,11 @@ def main(args: argparse.Namespace) -> None:
     from keras.utils import Progbar
 
     from keras_deconvnet.datasets import label_options, load_split
-    from keras_deconvnet.evaluation import evaluate, format_scores, write_confusion_matrix
+    from keras_deconvnet.evaluation import (
+        evaluate,
+        format_scores,
+        write_confusion_matrix,
+    )
     from keras_deconvnet.inference import load_predictor
 
     predictor = load_predictor(args.model, input_size=args.input_size)

@@ -25,7 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from keras_deconvnet.cli import add_tta_arguments, add_verbose_argument, parse_size, tta_from_args
+from keras_deconvnet.cli import (
+    add_tta_arguments,
+    add_verbose_argument,
+    parse_size,
+    tta_from_args,
+)
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.commands.choices import TFLITE_TYPES
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
@@ -164,7 +169,12 @@ def dataset_images(
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.export import ExportCheckError, export_model, format_check_table, release_artifacts
+    from keras_deconvnet.export import (
+        ExportCheckError,
+        export_model,
+        format_check_table,
+        release_artifacts,
+    )
     from keras_deconvnet.models import load_model, resize_model
 
     formats = parse_list(args.formats, FORMATS, "--formats")

@@ -10,7 +10,13 @@ Example:
 import argparse
 from pathlib import Path
 
-from keras_deconvnet.cli import add_tta_arguments, add_verbose_argument, parse_size, progress_verbose, tta_from_args
+from keras_deconvnet.cli import (
+    add_tta_arguments,
+    add_verbose_argument,
+    parse_size,
+    progress_verbose,
+    tta_from_args,
+)
 from keras_deconvnet.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

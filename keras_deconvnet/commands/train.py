@@ -13,7 +13,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from keras_deconvnet.cli import add_verbose_argument, parse_scale_range, parse_size
-from keras_deconvnet.commands.choices import DATA_LOADERS, LOSS_NAMES, MODEL_NAMES, TRAIN_DEFAULTS, WANDB_MODES
+from keras_deconvnet.commands.choices import (
+    DATA_LOADERS,
+    LOSS_NAMES,
+    MODEL_NAMES,
+    TRAIN_DEFAULTS,
+    WANDB_MODES,
+)
 from keras_deconvnet.commands.choices import TRAIN_PRESETS as PRESETS
 from keras_deconvnet.datasets import DATASET_NAMES as DATASETS
 
@@ -80,7 +86,12 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.training import load_run_config, resolve_config, summary_line, train
+    from keras_deconvnet.training import (
+        load_run_config,
+        resolve_config,
+        summary_line,
+        train,
+    )
 
     explicit = {key: value for key, value in vars(args).items() if value is not None and key not in NOT_SETTINGS}
     if args.resume:

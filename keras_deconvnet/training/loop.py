@@ -145,7 +145,15 @@ def train(config: TrainConfig) -> dict:
         ]
 
     start = time.perf_counter()
-    history = model.fit(data.train, validation_data=data.val, epochs=config.epochs, callbacks=callbacks)
+    # The data arrive shuffled; a log file (not a terminal) gets one line per epoch, not a live bar.
+    history = model.fit(
+        data.train,
+        validation_data=data.val,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose="auto" if sys.stdout.isatty() else 2,
+    )
     wall_time = time.perf_counter() - start
     epochs_this_session = len(history.epoch)
 
