@@ -138,3 +138,15 @@ def test_training_runs_on_jax_without_tensorflow(tmp_path):
     assert config["data_loader"] == "auto" and config["steps_per_epoch"] == 2
     assert (run_dir / "history.csv").is_file() and (run_dir / "last.keras").is_file()
     assert not (run_dir / "tensorboard").exists()
+
+
+def test_training_takes_the_numpy_path_on_any_backend(tmp_path):
+    from keras_deconvnet.training import TrainConfig, train
+
+    run_dir = tmp_path / "run"
+    metrics = train(TrainConfig(
+        model="lean", dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 48},
+        epochs=1, input_size=(32, 32), batch_size=4, data_loader="numpy", wandb="disabled", output_dir=str(run_dir),
+    ))
+    assert metrics["epochs_run"] == 1
+    assert json.loads((run_dir / "config.json").read_text())["steps_per_epoch"] == 2
