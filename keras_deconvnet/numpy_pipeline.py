@@ -8,6 +8,11 @@ ignore label mapped to 255. The random draws differ from tf.data's (NumPy genera
 with (seed, epoch, batch)), so a run is repeatable with this path but draws other crops than
 the same run through tf.data. Batches are made by `workers` threads; PIL and NumPy release
 the GIL for most of the work.
+
+Training batches are one endless stream (`num_batches` is None, and `model.fit` gets
+`steps_per_epoch`): batch i is batch i % n of epoch i // n. Keras' queue prefetches across an
+epoch's end; with a finite dataset, batches prefetched in one epoch's order would open the
+next epoch, and some images would come twice an epoch and others not at all.
 """
 
 import numpy as np
@@ -84,8 +89,9 @@ def _labels(mask: np.ndarray, num_classes: int, ignore_label: int) -> np.ndarray
 
 
 class TrainingBatches(keras.utils.PyDataset):
-    """Shuffled, augmented training batches of (images float32 (B, H, W, 3), masks int32 (B, H, W));
-    the last incomplete batch is dropped, as in the tf.data pipeline."""
+    """Shuffled, augmented training batches of (images float32 (B, H, W, 3), masks int32 (B, H, W)),
+    an endless stream of epochs; each epoch's last incomplete batch is dropped, as in the tf.data
+    pipeline."""
 
     def __init__(
         self,
@@ -109,22 +115,18 @@ class TrainingBatches(keras.utils.PyDataset):
         self.num_classes, self.ignore_label = num_classes, ignore_label
         self.input_size, self.batch_size = tuple(input_size), batch_size
         self.scale_range, self.flip, self.photometric = tuple(scale_range), flip, photometric
-        self.seed, self.epoch = seed, 0
-        self.order = self._order()
+        self.seed = seed
+        self.batches_per_epoch = len(images) // batch_size
 
-    def _order(self) -> np.ndarray:
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
-
-    def __len__(self) -> int:
-        return len(self.images) // self.batch_size
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = self._order()
+    @property
+    def num_batches(self) -> None:
+        return None  # endless: see the module docstring
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        epoch, batch = divmod(index, self.batches_per_epoch)
+        order = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
+        rng = np.random.default_rng([self.seed, epoch, batch])
+        chosen = order[batch * self.batch_size : (batch + 1) * self.batch_size]
         pairs = [self._augment(self.images[i], self.masks[i], rng) for i in chosen]
         images, masks = zip(*pairs)
         return np.stack(images).astype(np.float32), np.stack(masks).astype(np.int32)

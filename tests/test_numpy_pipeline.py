@@ -60,9 +60,30 @@ def test_training_batches_are_crops_with_255_for_ignore_and_repeat_with_the_seed
     again_images, again_masks = batches(arrays, photometric=True)[0]
     np.testing.assert_array_equal(images, again_images)
     np.testing.assert_array_equal(masks, again_masks)
-    assert len(data) == 3
-    data.on_epoch_end()
-    assert not np.array_equal(data[0][0], images)  # another epoch draws other crops
+    assert data.batches_per_epoch == 3 and data.num_batches is None  # an endless stream of epochs
+    assert not np.array_equal(data[3][0], images)  # the next epoch draws other crops
+
+
+def test_every_epoch_shows_every_image_once(camvid):
+    arrays, _ = load_arrays("camvid", "train", camvid)
+    data = batches(arrays, input_size=(40, 56), scale_range=(1.0, 1.0), flip=False)  # no change
+    originals = [image.astype(np.float32) for image in arrays.images]
+    for epoch in range(3):
+        seen = []
+        for index in range(epoch * 3, epoch * 3 + 3):
+            for image in data[index][0]:
+                seen += [i for i, original in enumerate(originals) if np.array_equal(image, original)]
+        assert sorted(seen) == list(range(6)), epoch
+
+
+def test_a_folder_whose_ignore_label_is_a_class_is_refused(tmp_path):
+    from tests.fixtures import write_folder_tree
+
+    root = write_folder_tree(tmp_path / "data")
+    with pytest.raises(UsageError, match="ignore_label must be from num_classes"):
+        load_arrays("folder", "train", root, num_classes=3, ignore_label=0)
+    with pytest.raises(UsageError, match="num_val must be an integer >= 1"):
+        load_arrays("demo", "val", None, num_val=0)
 
 
 def test_photometric_distortion_changes_images_never_masks(camvid):
@@ -70,7 +91,7 @@ def test_photometric_distortion_changes_images_never_masks(camvid):
     plain = batches(arrays, batch_size=1)
     distorted = batches(arrays, batch_size=1, photometric=True)
     changed = 0
-    for index in range(len(plain)):
+    for index in range(plain.batches_per_epoch):
         (image, mask), (distorted_image, distorted_mask) = plain[index], distorted[index]
         np.testing.assert_array_equal(mask, distorted_mask)
         changed += not np.allclose(image, distorted_image)

@@ -113,6 +113,8 @@ def _folder_pairs(
 ) -> tuple[DatasetInfo, dict]:
     if not isinstance(num_classes, int) or not 2 <= num_classes <= 255:
         raise UsageError(f"the folder dataset needs num_classes from 2 to 255 (--num-classes), got {num_classes}")
+    if not isinstance(ignore_label, int) or not num_classes <= ignore_label <= 255:
+        raise UsageError(f"ignore_label must be from num_classes ({num_classes}) to 255, got {ignore_label}")
     if not root.is_dir():
         raise UsageError(f"no such folder: {root} (the folder dataset reads images and labels there)")
     pairs = folder_layout.folder_pairs(root, images_subdir, masks_subdir)
@@ -152,6 +154,9 @@ def _demo_arrays(split: str, data_dir, **options) -> tuple[SplitArrays, DatasetI
     if unknown:
         raise UsageError(f"dataset demo takes no option {', '.join(unknown)} (options: {', '.join(settings)})")
     settings.update(options)
+    for option, least in (("seed", 0), ("num_train", 1), ("num_val", 1), ("image_size", 32)):
+        if not isinstance(settings[option], int) or settings[option] < least:
+            raise UsageError(f"demo option {option} must be an integer >= {least}, got {settings[option]!r}")
     info = DatasetInfo("demo", len(CLASS_NAMES), CLASS_NAMES, PALETTE, IGNORE_LABEL, SPLITS)
     arrays = SplitArrays([], [], [])
     for part in _split_parts(split, info):

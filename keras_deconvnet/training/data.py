@@ -9,8 +9,11 @@ TensorFlow. `auto` takes tf.data when TensorFlow is installed.
 import dataclasses
 import importlib.util
 
+import numpy as np
+
 from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.labels import IGNORE_LABEL
 
 DATA_LOADERS = ("auto", "tf", "numpy")
 
@@ -26,6 +29,7 @@ class TrainingData:
     training_masks: object  # () -> iterable of masks, for class weights
     val_images_in_train: int  # validation images the model also trains on
     val_sample: object  # () -> (images, masks): 4 validation examples, for W&B overlays
+    endless: bool = False  # the train batches never end: model.fit needs steps_per_epoch
 
 
 def has_tensorflow() -> bool:
@@ -90,7 +94,13 @@ def _numpy_data(config, options: dict) -> TrainingData:
         return images[:4], masks[:4]
 
     overlap = set(train_arrays.file_names) & set(val_arrays.file_names)
-    return TrainingData(train, val, info, len(train), lambda: train_arrays.masks, len(overlap), val_sample)
+    def training_masks():  # with the ignore label as 255, as the tf.data path counts them
+        for mask in train_arrays.masks:
+            yield np.where(mask == info.ignore_label, IGNORE_LABEL, mask)
+
+    return TrainingData(
+        train, val, info, train.batches_per_epoch, training_masks, len(overlap), val_sample, endless=True
+    )
 
 
 def _tf_data(config, options: dict) -> TrainingData:

@@ -150,6 +150,7 @@ def train(config: TrainConfig) -> dict:
         data.train,
         validation_data=data.val,
         epochs=config.epochs,
+        steps_per_epoch=data.steps_per_epoch if data.endless else None,
         callbacks=callbacks,
         shuffle=False,
         verbose="auto" if sys.stdout.isatty() else 2,
