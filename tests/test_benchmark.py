@@ -3,6 +3,7 @@ XNNPACK partitions of tiny int8 files, and one --quick run of the script on a 64
 lean and lean_minimalistic model (no VGG16)."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -219,6 +220,15 @@ def test_flags_and_quick_defaults(script):
     custom = config("--quick", "--rounds", "3", "--input-size", "96x128", "--skip-vgg", "--threads", "1")
     assert custom.rounds == 3 and custom.sizes == ((224, 224), (96, 128))
     assert custom.models == ("encoder", "lean") and custom.threads == (1,)
+
+
+def test_a_quick_run_never_overwrites_the_committed_results(script):
+    def out(*argv):
+        return script.output_stem(script.get_args_parser().parse_args(argv))
+
+    assert out() == Path("benchmarks/results")
+    assert out("--quick") == Path("runs/benchmark_quick")
+    assert out("--quick", "--out", "x/bench.md") == Path("x/bench")
 
 
 def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):

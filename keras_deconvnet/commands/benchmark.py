@@ -98,8 +98,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=DEFAULTS.seed, help=f"seed of weights, images and labels (default: {DEFAULTS.seed})"
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("benchmarks/results"),
-        help="OUT.json and OUT.md are written (default: benchmarks/results)",
+        "--out", type=Path,
+        help="OUT.json and OUT.md are written (default: benchmarks/results; with --quick: "
+        "runs/benchmark_quick, so a smoke run never overwrites the committed results)",
     )
     add_verbose_argument(parser)
     return parser
@@ -110,6 +111,12 @@ def _int_list(text: str, flag: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(","))
     except ValueError:
         raise UsageError(f"{flag} takes comma-separated integers, got '{text}'") from None
+
+
+def output_stem(args: argparse.Namespace) -> Path:
+    """Where OUT.json and OUT.md go: --out without a .json/.md suffix, or the default for the run."""
+    out = args.out or Path("runs/benchmark_quick" if args.quick else "benchmarks/results")
+    return out.with_suffix("") if out.suffix in (".json", ".md") else out
 
 
 def config_from_args(args: argparse.Namespace):
@@ -148,7 +155,7 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     # Every model traces its own inference and training functions, which TensorFlow's
     # retracing detector reports as "excessive retracing"; nothing is retraced in a timed run.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # tf.get_logger()
-    out = args.out.with_suffix("") if args.out.suffix in (".json", ".md") else args.out
+    out = output_stem(args)
     out.parent.mkdir(parents=True, exist_ok=True)
     argv = sys.argv[1:] if argv is None else argv
     command = shlex.join(["TF_CPP_MIN_LOG_LEVEL=2", "python", "scripts/benchmark.py", *argv])
