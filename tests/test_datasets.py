@@ -163,6 +163,14 @@ def test_camvid_resolves_segnet_paths_and_keeps_label_11(tmp_path):
         assert 11 in labels
 
 
+def test_a_truncated_image_is_refused_at_preparation_naming_the_file(tmp_path):
+    source = write_camvid_tree(tmp_path / "camvid", splits={"train": 2, "val": 1})
+    broken = sorted((source / "train").iterdir())[1]
+    broken.write_bytes(broken.read_bytes()[:200])
+    message = one_line_error(load_split, "camvid", "train", source)
+    assert broken.name in message and "cannot read image" in message
+
+
 def test_camvid_split_without_list_file_pairs_its_two_folders(tmp_path):
     source = write_camvid_tree(tmp_path / "camvid")
     (source / "val.txt").unlink()

@@ -36,13 +36,15 @@ def read_index_png(path: Path) -> np.ndarray:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """Reads an image's (height, width) from its header.
+    """Reads an image's (height, width), decoding it whole: a truncated or corrupt file is then
+    refused while a dataset is prepared, naming the file, not mid-training in TensorFlow's decoder.
 
     Raises:
-        UsageError: the file is not an image PIL can read.
+        UsageError: the file is not an image PIL can read to its end.
     """
     try:
         with Image.open(path) as image:
+            image.load()
             width, height = image.size
     except OSError as error:
         raise UsageError(f"cannot read image {path}: {error}") from None
