@@ -133,19 +133,14 @@ def test_the_names_the_parsers_offer_are_the_librarys():
         losses,
         models,
         tracking,
-        training,
     )
 
     assert choices.MODEL_NAMES == tuple(models.MODEL_BUILDERS)
     assert choices.LOSS_NAMES == losses.LOSS_NAMES
     assert choices.WANDB_MODES == tracking.WANDB_MODES
-    assert choices.DATA_LOADERS == training.DATA_LOADERS
     assert choices.EVALUATION_MODES == evaluation.EVALUATION_MODES
     assert choices.EXPORT_FORMATS == export.FORMATS
     assert choices.TFLITE_TYPES == export.TFLITE_TYPES
-    defaults = training.TrainConfig()
-    assert choices.TRAIN_DEFAULTS == {name: getattr(defaults, name) for name in choices.TRAIN_DEFAULTS}
-    assert choices.TRAIN_PRESETS == training.PRESETS
     assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
     assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())
     assert choices.BENCHMARK_QUICK == benchmark.QUICK

@@ -12,40 +12,9 @@ MODEL_NAMES = (
 )
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # keras_deconvnet.losses.LOSS_NAMES
 WANDB_MODES = ("online", "offline", "disabled")  # keras_deconvnet.tracking.WANDB_MODES
-DATA_LOADERS = ("auto", "tf", "numpy")  # keras_deconvnet.training.DATA_LOADERS
 EVALUATION_MODES = ("resize", "original")  # keras_deconvnet.evaluation.EVALUATION_MODES
 EXPORT_FORMATS = ("keras", "saved_model", "tflite")  # keras_deconvnet.export.FORMATS
 TFLITE_TYPES = ("float32", "float16", "int8")  # keras_deconvnet.export.TFLITE_TYPES
-
-# keras_deconvnet.training.TrainConfig(): the defaults train's help names
-TRAIN_DEFAULTS = {
-    "model": "paper",
-    "dataset": "voc2012_segmentation",
-    "train_split": "train",
-    "val_split": "val",
-    "optimizer": "adam",
-    "lr": 0.001,
-    "momentum": 0.9,
-    "schedule": "cosine",
-    "epochs": 150,
-    "batch_size": 8,
-    "patience": 20,
-    "output_dir": "runs/latest",
-    "seed": 0,
-    "wandb_project": "keras-deconvnet",
-}
-# keras_deconvnet.training.PRESETS
-_PAPER = {"loss": "cross-entropy", "photometric": False}
-TRAIN_PRESETS = {
-    "paper-exp1": {**_PAPER, "epochs": 115, "optimizer": "sgd", "schedule": "none"},
-    "paper-exp2": {**_PAPER, "epochs": 150, "optimizer": "adam", "schedule": "cosine"},
-    "camvid": {
-        "model": "lean", "dataset": "camvid", "input_size": (256, 352), "scale_range": (0.75, 1.75),
-        "photometric": True, "loss": "ce+lovasz", "class_weights": "sqrt-median-frequency",
-        "optimizer": "adamw", "weight_decay": 1e-4, "lr": 2e-3, "warmup_epochs": 2, "schedule": "cosine",
-        "epochs": 90, "patience": 0,
-    },
-}
 
 # keras_deconvnet.benchmark: ENCODER, VGG, dataclasses.asdict(BenchmarkConfig()) and QUICK
 ENCODER = "encoder"

@@ -10,20 +10,14 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from keras_deconvnet.cli import add_verbose_argument, parse_scale_range, parse_size
-from keras_deconvnet.commands.choices import (
-    DATA_LOADERS,
-    LOSS_NAMES,
-    MODEL_NAMES,
-    TRAIN_DEFAULTS,
-    WANDB_MODES,
-)
-from keras_deconvnet.commands.choices import TRAIN_PRESETS as PRESETS
+from keras_deconvnet.commands.choices import LOSS_NAMES, MODEL_NAMES, WANDB_MODES
 from keras_deconvnet.datasets import DATASET_NAMES as DATASETS
+from keras_deconvnet.training.config import PRESETS, TrainConfig
+from keras_deconvnet.training.data import DATA_LOADERS
 
-DEFAULTS = SimpleNamespace(**TRAIN_DEFAULTS)  # training.TrainConfig()'s, without importing Keras
+DEFAULTS = TrainConfig()
 # Flags that are not TrainConfig fields.
 NOT_SETTINGS = ("preset", "resume", "verbose")
 
@@ -76,7 +70,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config")
     add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")
     add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
-    add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX or PyTorch trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
+    add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
     add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy (default: default, one device)")
     add("--wandb", choices=WANDB_MODES, help="W&B logging: online (offline when no API key is set), offline, disabled (default: online)")
     add("--wandb-project", help=f"W&B project (default: {DEFAULTS.wandb_project})")

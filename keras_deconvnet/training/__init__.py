@@ -6,15 +6,31 @@ and W&B. The paper's two experiments (Tables II and III) are the presets.
 
 One job a module: `config` (settings, presets, ranges), `data` (the batches, tf.data or
 NumPy), `class_weights`, `optim` (optimizer and schedule), `devices` (distribution and
-mixed precision), `callbacks` and `loop` (`train`). The names below are the public API.
+mixed precision), `callbacks` and `loop` (`train`). The names below are the public API,
+imported on first use: `config` and `data` need no Keras, so the commands' `--help` reads the
+presets and defaults from them directly.
 """
 
-from keras_deconvnet.training.callbacks import BestAndLastCheckpoints, EpochStats, ValidationScores
-from keras_deconvnet.training.class_weights import median_frequency_weights, parse_class_weights
-from keras_deconvnet.training.config import PRESETS, TrainConfig, load_run_config, resolve_config, validate
-from keras_deconvnet.training.data import DATA_LOADERS
-from keras_deconvnet.training.loop import load_initial_weights, summary_line, train
-from keras_deconvnet.training.optim import build_optimizer, learning_rate
+import importlib
+
+_HOMES = {
+    "BestAndLastCheckpoints": "callbacks",
+    "EpochStats": "callbacks",
+    "ValidationScores": "callbacks",
+    "median_frequency_weights": "class_weights",
+    "parse_class_weights": "class_weights",
+    "PRESETS": "config",
+    "TrainConfig": "config",
+    "load_run_config": "config",
+    "resolve_config": "config",
+    "validate": "config",
+    "DATA_LOADERS": "data",
+    "load_initial_weights": "loop",
+    "summary_line": "loop",
+    "train": "loop",
+    "build_optimizer": "optim",
+    "learning_rate": "optim",
+}
 
 __all__ = [
     "DATA_LOADERS",
@@ -34,3 +50,15 @@ __all__ = [
     "train",
     "validate",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})
