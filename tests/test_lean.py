@@ -4,6 +4,8 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 
 from conftest import random_images
+from keras_deconvnet import UsageError, build_model, load_model
+from keras_deconvnet.models import resize_model
 from keras_deconvnet.models.lean import build_lean_deconvnet
 
 # stage -> (height, width, channels) for a 64x96 input and 3 classes
@@ -66,3 +68,41 @@ def test_tflite_float32_at_batch_1_has_builtin_ops_only_and_agrees_with_keras(mo
         keras_logits = model.predict_on_batch(image[None])
         agreement.append(np.mean(tflite_logits.argmax(-1) == keras_logits.argmax(-1)))
     assert np.mean(agreement) >= 0.999
+
+
+@pytest.fixture(scope="module")
+def context_model() -> keras.Model:
+    return build_model("lean_context", num_classes=3, input_shape=(64, 96, 3))
+
+
+def test_lean_context_widens_stride_8_with_residual_dilated_blocks(context_model, model):
+    assert context_model.name == "lean_context"
+    for name, shape in STAGES_AT_64X96.items():
+        expected = (8, 12, 96) if name == "decoder_stage3" else shape
+        assert tuple(context_model.get_layer(name).output.shape[1:]) == expected, name
+    stage = context_model.get_layer("decoder_stage3")
+    rates = [layer.dilation_rate[0] for layer in stage.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    assert rates == [1, 2, 4, 8, 16, 2, 4, 8]
+    residuals = [layer for layer in stage.layers if layer.name.endswith("_residual")]
+    assert len(residuals) == len(rates)
+    lean_stage = model.get_layer("decoder_stage3")
+    assert not [layer for layer in lean_stage.layers if layer.name.endswith("_residual")]
+
+
+def test_lean_context_saves_loads_and_resizes_by_its_name(context_model, tmp_path, rng):
+    path = tmp_path / "lean_context.keras"
+    context_model.save(path)
+    restored = load_model(path, compile=False)
+    assert restored.name == "lean_context"
+    images = random_images(rng, 2, 64, 96)
+    np.testing.assert_allclose(restored.predict_on_batch(images), context_model.predict_on_batch(images), atol=1e-5)
+    resized = resize_model(restored, (96, 128))
+    assert resized.name == "lean_context"
+    assert resized.output.shape == (None, 96, 128, 3)
+    for before, after in zip(restored.get_weights(), resized.get_weights()):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_lean_context_refuses_the_minimalistic_encoder():
+    with pytest.raises(UsageError, match="lean_context"):
+        build_lean_deconvnet(num_classes=3, input_shape=(64, 96, 3), minimalistic=True, context=True)

@@ -7,8 +7,8 @@ so a change there fails the tests until it is made here too.
 
 # keras_deconvnet.models.MODEL_BUILDERS, in its order
 MODEL_NAMES = (
-    "paper", "deconvnet_vgg16", "lean", "lean_minimalistic", "lraspp_small", "lraspp_large",
-    "aspp_small", "paper_spatial", "paper_skips",
+    "paper", "deconvnet_vgg16", "lean", "lean_minimalistic", "lean_context", "lraspp_small",
+    "lraspp_large", "aspp_small", "paper_spatial", "paper_skips",
 )
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # keras_deconvnet.losses.LOSS_NAMES
 WANDB_MODES = ("online", "offline", "disabled")  # keras_deconvnet.tracking.WANDB_MODES

@@ -17,6 +17,7 @@ MODEL_BUILDERS: dict[str, Callable[..., keras.Model]] = {
     "deconvnet_vgg16": build_deconvnet_vgg16,
     "lean": build_lean_deconvnet,
     "lean_minimalistic": partial(build_lean_deconvnet, minimalistic=True),
+    "lean_context": partial(build_lean_deconvnet, context=True),
     "lraspp_small": build_lraspp_small,
     "lraspp_large": build_lraspp_large,
     "aspp_small": build_aspp_small,
@@ -75,7 +76,8 @@ def build_model(
         name: one of `MODEL_BUILDERS`: "paper" (MobileNetV3-Small DeconvNet, Table I of the
             paper), "deconvnet_vgg16" (the original DeconvNet), "lean" (our efficient
             DeconvNet with skips), "lean_minimalistic" (lean on the minimalistic encoder,
-            no hard-swish: for int8), or the peer heads "lraspp_small", "lraspp_large",
+            no hard-swish: for int8), "lean_context" (lean with a wider, dilated stride-8
+            stage), or the peer heads "lraspp_small", "lraspp_large",
             "aspp_small"; "paper_spatial" and "paper_skips" are ablations of "paper" (its
             code kept on the conv5 grid; that plus encoder skips).
         num_classes: classes predicted per pixel, 2 to 255.

@@ -29,11 +29,18 @@ a separable block is a 3x3 depthwise conv and a 1x1 conv, each with batch norm a
 kernels, no squeeze-excite; 0.71M parameters instead of 1.21M at 352x480 with 11 classes):
 with the decoder's ReLU and sigmoid, its graph has no hard-swish, so an int8 XNNPACK delegate
 takes it whole.
+
+`lean_context` widens decoder_stage3 (stride 8) to 96 channels and refines it with eight
+residual dilated separable blocks (rates 1, 2, 4, 8, 16, 2, 4, 8) instead of three plain
+ones: the stride-8 feature map with a receptive field as large as the image that DABNet and
+CGNet, CamVid's from-scratch models, are built around. The blocks are residual so that the
+deeper stack trains from scratch.
 """
 
 import keras
 from keras import layers
 
+from keras_deconvnet.errors import UsageError
 from keras_deconvnet.models.backbone import build_mobilenet_v3
 from keras_deconvnet.models.heads import (
     context_gate,
@@ -52,6 +59,8 @@ _DECODER_STAGES = {
     "decoder_stage3": ("conv3", 64, (1, 2, 4), "deconv"),
     "decoder_stage2": ("conv2", 32, (1,), "bilinear"),
 }
+# lean_context's decoder_stage3: (channels, dilation rate of each residual block).
+_CONTEXT_STAGE3 = (96, (1, 2, 4, 8, 16, 2, 4, 8))
 
 
 def _context_stage(features_shape: tuple) -> keras.Model:
@@ -77,8 +86,10 @@ def _decoder_stage(
     rates: tuple[int, ...],
     upsampling: str,
     name: str,
+    residual: bool = False,
 ) -> keras.Model:
-    """Upsamples `x` x2, adds the projected skip, refines with separable blocks."""
+    """Upsamples `x` x2, adds the projected skip, refines with separable blocks (each added
+    to its input if `residual`)."""
     x = keras.Input(x_shape, name=f"{name}_input")
     skip = keras.Input(skip_shape, name=f"{name}_skip_input")
     up = _upsample(x, filters, upsampling, name)
@@ -87,7 +98,8 @@ def _decoder_stage(
     y = layers.Add(name=f"{name}_merge")([up, lateral])
     y = layers.ReLU(name=f"{name}_merge_relu")(y)
     for index, rate in enumerate(rates, 1):
-        y = separable_conv_bn_relu(y, filters, f"{name}_block{index}", dilation_rate=rate)
+        block = separable_conv_bn_relu(y, filters, f"{name}_block{index}", dilation_rate=rate)
+        y = layers.Add(name=f"{name}_block{index}_residual")([y, block]) if residual else block
     return keras.Model([x, skip], y, name=name)
 
 
@@ -96,6 +108,7 @@ def build_lean_deconvnet(
     input_shape: tuple[int, int, int] = (224, 224, 3),
     backbone_weights: str | None = None,
     minimalistic: bool = False,
+    context: bool = False,
 ) -> keras.Model:
     """Builds the lean DeconvNet on MobileNetV3-Small (about 1.2M parameters).
 
@@ -142,6 +155,11 @@ def build_lean_deconvnet(
             minimalistic variant if `minimalistic`).
         minimalistic: encode with the minimalistic MobileNetV3-Small; the model is then
             named "lean_minimalistic" (its `build_model` name), else "lean".
+        context: the wider, deeper dilated stride-8 stage of `lean_context` (the model's
+            name then); not with `minimalistic`.
+
+    Raises:
+        UsageError: both `context` and `minimalistic`.
 
     Returns:
         A functional model from RGB 0..255 images to per-pixel logits at the input size.
@@ -151,6 +169,8 @@ def build_lean_deconvnet(
         >>> model.output.shape
         (None, 352, 480, 12)
     """
+    if context and minimalistic:
+        raise UsageError("lean_context is built on the hard-swish encoder; pass minimalistic=False")
     backbone = build_mobilenet_v3(input_shape, "small", backbone_weights, minimalistic)
     images = keras.Input(input_shape, name="image")
     features = {}
@@ -159,10 +179,15 @@ def build_lean_deconvnet(
         x = features[stage.name] = stage(x)
 
     x = _context_stage(x.shape[1:])(x)
-    for name, (skip_stage, filters, rates, upsampling) in _DECODER_STAGES.items():
+    decoder_stages = dict(_DECODER_STAGES)
+    if context:
+        filters, rates = _CONTEXT_STAGE3
+        decoder_stages["decoder_stage3"] = ("conv3", filters, rates, "deconv")
+    for name, (skip_stage, filters, rates, upsampling) in decoder_stages.items():
         skip = features[skip_stage]
-        stage = _decoder_stage(x.shape[1:], skip.shape[1:], filters, rates, upsampling, name)
+        residual = context and name == "decoder_stage3"
+        stage = _decoder_stage(x.shape[1:], skip.shape[1:], filters, rates, upsampling, name, residual)
         x = stage([x, skip])
     x = layers.Conv2D(num_classes, 1, name="classifier")(x)
-    name = "lean_minimalistic" if minimalistic else "lean"
+    name = "lean_context" if context else "lean_minimalistic" if minimalistic else "lean"
     return keras.Model(images, upsample_to_input(x, input_shape[0]), name=name)
