@@ -391,3 +391,27 @@ def test_release_gives_stable_names_and_replaces_an_earlier_release(tmp_path):
     assert (tmp_path / "best.keras").read_text() == "keras v2"
     assert read_metadata(tmp_path / "best_int8.tflite") == {"num_classes": 11, "version": 2, "evaluation_mode": "original"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.keras", "best_int8.json", "best_int8.tflite"]
+
+
+def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
+    from keras_deconvnet.inference import read_metadata
+    from keras_deconvnet.models import load_model
+    from keras_deconvnet.models.precision import compute_dtypes
+    from keras_deconvnet.training import TrainConfig, train
+
+    run_dir = tmp_path / "run"
+    demo = {"num_train": 8, "num_val": 4, "image_size": 64}
+    try:
+        train(TrainConfig(model="lean", dataset="demo", dataset_options=demo, input_size=(64, 64), batch_size=4,
+                          epochs=1, mixed_precision=True, wandb="disabled", output_dir=str(run_dir)))
+        trained = load_model(run_dir / "last.keras", compile=False)
+        assert "bfloat16" in compute_dtypes(trained)
+        images = random_images(np.random.default_rng(5), 4, 64, 64)
+        result = export_model(trained, tmp_path / "out", images, calibration_images=images, latency_runs=1)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert all(row.passed for row in result.checks)
+    assert set(result.artifacts) == {"keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8"}
+    assert compute_dtypes(load_model(result.artifacts["keras"], compile=False)) == {"float32"}
+    assert read_metadata(result.artifacts["keras"])["dtype"] == "float32"
+    assert not non_builtin_ops(result.artifacts["tflite_float32"].read_bytes())

@@ -17,6 +17,7 @@ from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, n
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
 from keras_deconvnet.inference import KerasPredictor, metadata_path, model_input_size
+from keras_deconvnet.models.precision import float32_model
 
 FORMATS = ("keras", "saved_model", "tflite")
 
@@ -57,7 +58,8 @@ def export_model(
     """Exports a model as a new version of `out_dir`, checks it, and only then publishes it.
 
     Args:
-        model: a functional model from RGB 0..255 images (B, H, W, 3) to logits (B, H, W, C).
+        model: a functional model from RGB 0..255 images (B, H, W, 3) to logits (B, H, W, C);
+            one trained with mixed precision is exported computing in float32.
         out_dir: the model folder, `saved_models/NAME` (created if needed).
         check_images: float32 (N, H, W, 3) RGB 0..255 at the model's size.
         check_masks: optional int (N, H, W) labels (255 ignored) for the mIoU column.
@@ -82,6 +84,7 @@ def export_model(
         ...                       calibration_images=train_images)
         >>> print(format_check_table(result.checks))
     """
+    model = float32_model(model)  # a --mixed-precision model: float32 files, as the metadata says
     check_images = _checked_images(check_images, model_input_size(model))
     formats = _checked_choices(formats, FORMATS, "format")
     tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type") if "tflite" in formats else ()
