@@ -6,6 +6,7 @@ has a NaN IoU, and metrics.json, best_epoch.json and scores.json must stay reada
 
 import json
 import math
+import os
 from pathlib import Path
 
 
@@ -21,5 +22,12 @@ def finite(value):
 
 
 def write_json(path: str | Path, value) -> None:
-    """Writes `value` to `path` as indented strict JSON, non-finite floats as null."""
-    Path(path).write_text(json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
+    """Writes `value` to `path` as indented strict JSON, non-finite floats as null.
+
+    The text goes to a temporary name first and is then renamed, so a reader (or a run that
+    resumes after a crash) sees the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
+    os.replace(partial, path)

@@ -10,7 +10,7 @@ the same run through tf.data. Batches are made by `workers` threads; PIL and Num
 the GIL for most of the work.
 
 Training batches are one endless stream (`num_batches` is None, and `model.fit` gets
-`steps_per_epoch`): batch i is batch i % n of epoch i // n. Keras' queue prefetches across an
+`steps_per_epoch`): batch i is batch i % n of epoch first_epoch + i // n. Keras' queue prefetches across an
 epoch's end; with a finite dataset, batches prefetched in one epoch's order would open the
 next epoch, and some images would come twice an epoch and others not at all.
 """
@@ -106,6 +106,7 @@ class TrainingBatches(keras.utils.PyDataset):
         flip: bool = True,
         photometric: bool = False,
         seed: int = 0,
+        first_epoch: int = 0,
         workers: int = 4,
     ):
         super().__init__(workers=workers, use_multiprocessing=False)
@@ -115,7 +116,7 @@ class TrainingBatches(keras.utils.PyDataset):
         self.num_classes, self.ignore_label = num_classes, ignore_label
         self.input_size, self.batch_size = tuple(input_size), batch_size
         self.scale_range, self.flip, self.photometric = tuple(scale_range), flip, photometric
-        self.seed = seed
+        self.seed, self.first_epoch = seed, first_epoch
         self.batches_per_epoch = len(images) // batch_size
 
     @property
@@ -124,6 +125,7 @@ class TrainingBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         epoch, batch = divmod(index, self.batches_per_epoch)
+        epoch += self.first_epoch  # a resumed run's stream starts at its next epoch
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
         rng = np.random.default_rng([self.seed, epoch, batch])
         chosen = order[batch * self.batch_size : (batch + 1) * self.batch_size]

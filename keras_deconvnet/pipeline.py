@@ -12,13 +12,17 @@ resize): random scale, pad to the crop size, random crop, random flip. Image and
 move together; masks are only ever resized with nearest neighbour and stay integer. An
 optional photometric distortion (brightness, contrast, saturation, hue; MMSegmentation's
 PhotoMetricDistortion) then changes the image only. The random ops are stateless, with one
-seed per element, so a pipeline built with a seed yields the same batches every time.
+seed per element drawn from (seed, epoch, position), and each epoch is shuffled by (seed,
+epoch): a pipeline built with a seed yields the same batches every time, and one started at
+epoch k (`first_epoch`, a resumed run) yields what the uninterrupted stream yields there.
 
 Example:
     train = training_pipeline(dataset, num_classes=21, ignore_label=255,
                               input_size=(224, 224), batch_size=8, seed=0, repeat=True)
     images, masks = next(iter(train))  # (8, 224, 224, 3) float32, (8, 224, 224) int32
 """
+
+import random
 
 import tensorflow as tf
 
@@ -49,6 +53,7 @@ def training_pipeline(
     shuffle_buffer: int = 512,
     seed: int | None = None,
     repeat: bool = False,
+    first_epoch: int = 0,
 ) -> tf.data.Dataset:
     """Shuffles, augments (scale, pad, crop, flip, colours), batches and prefetches training data.
 
@@ -65,7 +70,9 @@ def training_pipeline(
         pad_value: image value of the padding where a scaled image is smaller than the crop.
         shuffle_buffer: elements in the shuffle buffer (shuffled before augmentation).
         seed: makes shuffling and augmentation repeatable; None draws fresh randomness.
-        repeat: repeat the data indefinitely (before batching).
+            Epoch e's order and augmentation depend on (seed, e) alone.
+        repeat: an endless stream of epochs from `first_epoch` on; else that epoch alone.
+        first_epoch: the epoch the data start at (a resumed run's next epoch).
 
     Returns:
         A dataset of (images float32 (B, H, W, 3) in 0..255, masks int32 (B, H, W) with
@@ -78,6 +85,8 @@ def training_pipeline(
     _check_classes(num_classes, ignore_label)
     height, width = _check_size(input_size)
     _check_positive(batch_size=batch_size, shuffle_buffer=shuffle_buffer)
+    if not isinstance(first_epoch, int) or first_epoch < 0:
+        raise UsageError(f"first_epoch must be an int >= 0, got {first_epoch}")
     low, high = scale_range
     if not 0 < low <= high:
         raise UsageError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
@@ -97,15 +106,47 @@ def training_pipeline(
             image = photometric(image, tf.random.experimental.stateless_fold_in(element_seed, 3))
         return image, mask
 
-    dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    dataset = tf.data.Dataset.zip(dataset, seeds)
-    dataset = dataset.map(
-        augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None
+    if seed is None:
+        seed = random.SystemRandom().randrange(2**31)  # fresh randomness, one stream all the same
+    size = split_size(dataset)
+    steps = None if size is None else size // batch_size
+
+    def epoch_elements(epoch):
+        # A pure function of (seed, epoch): a resumed run draws what the uninterrupted one did.
+        # tf.data's shuffle takes no per-epoch tensor seed under a global seed, so each epoch
+        # is a fixed shuffle, rotated by an offset drawn from (seed, epoch), shuffled again:
+        # every epoch another order, with other neighbours in a batch.
+        epoch_seed = tf.random.experimental.stateless_fold_in(tf.stack([tf.cast(seed, tf.int64), epoch]), 0)
+        elements = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+        if size:
+            offset = tf.random.stateless_uniform([], epoch_seed, maxval=size, dtype=tf.int64)
+            elements = elements.skip(offset).concatenate(elements.take(offset))
+            elements = elements.shuffle(shuffle_buffer, seed=seed + 1, reshuffle_each_iteration=False)
+            elements = elements.take(steps * batch_size)  # each epoch's last incomplete batch
+        return elements.enumerate().map(
+            lambda index, features: (features, tf.random.experimental.stateless_fold_in(epoch_seed, index))
+        )
+
+    epochs = tf.data.Dataset.counter(first_epoch) if repeat else tf.data.Dataset.range(first_epoch, first_epoch + 1)
+    batches = (
+        epochs.flat_map(epoch_elements)
+        .map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(batch_size, drop_remainder=True)
     )
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    if repeat or steps is not None:
+        cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps
+        batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def split_size(dataset: tf.data.Dataset) -> int | None:
+    """Elements in one pass of `dataset` (counted if tf.data does not know); None if endless."""
+    count = int(dataset.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        return None
+    if count == tf.data.UNKNOWN_CARDINALITY:
+        count = int(dataset.reduce(0, lambda total, _: total + 1))
+    return count
 
 
 def evaluation_pipeline(

@@ -62,6 +62,9 @@ def test_training_batches_are_crops_with_255_for_ignore_and_repeat_with_the_seed
     np.testing.assert_array_equal(masks, again_masks)
     assert data.batches_per_epoch == 3 and data.num_batches is None  # an endless stream of epochs
     assert not np.array_equal(data[3][0], images)  # the next epoch draws other crops
+    resumed = batches(arrays, photometric=True, first_epoch=1)  # a run resumed after epoch 1
+    for index in range(3):
+        np.testing.assert_array_equal(resumed[index][0], data[3 + index][0])
 
 
 def test_every_epoch_shows_every_image_once(camvid):

@@ -219,23 +219,22 @@ def test_training_pipeline_is_repeatable_under_a_seed_and_batches_correctly(rng)
         "segmentation_mask": np.stack([label_blocks(rng, 30, 40) for _ in range(10)]),
     })
 
-    def build(seed, repeat=False):
+    def build(seed, repeat=False, first_epoch=0):
         return training_pipeline(
             dataset, num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32),
-            batch_size=4, seed=seed, repeat=repeat,
+            batch_size=4, seed=seed, repeat=repeat, first_epoch=first_epoch,
         )
 
     pipeline = build(seed=3)
     assert int(pipeline.cardinality()) == 2  # 10 elements, batches of 4, the remainder dropped
-    first, second_epoch = batches(pipeline), batches(pipeline)
+    first, second_epoch = batches(pipeline), batches(build(seed=3, first_epoch=1))
     assert len(first) == 2
     for images_out, masks_out in first:
         assert images_out.shape == (4, 24, 32, 3) and images_out.dtype == np.float32
         assert masks_out.shape == (4, 24, 32) and masks_out.dtype == np.int32
         assert 0 <= images_out.min() and images_out.max() <= 255
-    rebuilt = build(seed=3)
-    for epoch in (first, second_epoch):
-        for (image_a, mask_a), (image_b, mask_b) in zip(epoch, batches(rebuilt), strict=True):
+    for _ in range(2):  # the same batches on every pass and every rebuild
+        for (image_a, mask_a), (image_b, mask_b) in zip(first, batches(build(seed=3)), strict=True):
             np.testing.assert_array_equal(image_a, image_b)
             np.testing.assert_array_equal(mask_a, mask_b)
     assert not np.array_equal(first[0][0], second_epoch[0][0])  # each epoch augments anew
@@ -243,7 +242,15 @@ def test_training_pipeline_is_repeatable_under_a_seed_and_batches_correctly(rng)
     assert not np.array_equal(batches(build(seed=None))[0][0], batches(build(seed=None))[0][0])
     repeated = build(seed=3, repeat=True)
     assert repeated.cardinality() == tf.data.INFINITE_CARDINALITY
-    assert len(batches(repeated.take(5))) == 5
+    stream = batches(repeated.take(6))
+    assert len(stream) == 6  # each epoch's remainder dropped: epoch e is batches 2e and 2e + 1
+    # An endless stream is the epochs one after another, so a run resumed at epoch k (its
+    # stream started with first_epoch=k) sees what the uninterrupted run saw there.
+    for (image_a, mask_a), (image_b, mask_b) in zip(stream[2:6], second_epoch + batches(build(seed=3, first_epoch=2)), strict=True):
+        np.testing.assert_array_equal(image_a, image_b)
+        np.testing.assert_array_equal(mask_a, mask_b)
+    resumed = batches(build(seed=3, repeat=True, first_epoch=1).take(2))
+    np.testing.assert_array_equal(resumed[0][0], stream[2][0])
 
 
 def test_bad_arguments_raise_usage_errors():

@@ -105,25 +105,87 @@ def test_early_stopping_stops_when_val_miou_stalls(tmp_path, monkeypatch):
     assert fixed["epochs_run"] == 3  # patience 0: a fixed schedule, never stopped early
 
 
-def test_an_interrupted_run_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+def crash_after_epoch(monkeypatch, epoch_index: int):
+    """Makes training raise once epoch `epoch_index` (0-based) is logged; returns the undo."""
     original = keras.callbacks.CSVLogger.on_epoch_end
 
-    def crash_after_second_epoch(self, epoch, logs=None):
+    def crash(self, epoch, logs=None):
         original(self, epoch, logs)
-        if epoch == 1:
+        if epoch == epoch_index:
             raise RuntimeError("simulated crash")
 
-    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", crash_after_second_epoch)
+    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", crash)
+    return lambda: monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", original)
+
+
+def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
+    settings = {"model": "lean", "epochs": 4, "patience": 3, "photometric": True}
+    train(small_config(tmp_path / "whole", **settings))
+    undo = crash_after_epoch(monkeypatch, 1)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(small_config(run_dir, **settings))
+    assert json.loads((run_dir / "last_epoch.json").read_text())["epoch"] == 2
+    undo()
+
+    # The weights come from the checkpoint, so a start file that has since gone is not read.
+    metrics = train(small_config(run_dir, **settings, resume=True, init_weights=str(tmp_path / "gone.keras")))
+    assert metrics["epochs_run"] == 4
+    resumed, whole = history(run_dir), history(tmp_path / "whole")
+    assert [row["epoch"] for row in resumed] == ["0", "1", "2", "3"]
+    for column in ("loss", "learning_rate", "val_mean_iou"):
+        np.testing.assert_allclose(
+            [float(row[column]) for row in resumed], [float(row[column]) for row in whole], rtol=1e-3, atol=1e-4,
+            err_msg=column,
+        )
+
+
+def test_early_stopping_goes_on_from_the_interrupted_runs_state():
+    from keras_deconvnet.training.callbacks import ResumableEarlyStopping
+
+    stopping = ResumableEarlyStopping(patience=3, previous=[0.30, 0.50, 0.40, None, 0.45])
+    stopping.on_train_begin()
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (0.50, 1, 2)
+    fresh = ResumableEarlyStopping(patience=3)
+    fresh.on_train_begin()
+    assert (fresh.best, fresh.wait) == (None, 0)
+
+
+def test_a_torn_checkpoint_falls_back_to_the_last_good_one(tmp_path, monkeypatch, capsys):
+    from keras_deconvnet.training.resume import resume_point
+
+    undo = crash_after_epoch(monkeypatch, 1)
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(small_config(run_dir, epochs=3))
-    assert (run_dir / "last.keras").is_file() and (run_dir / "best.keras").is_file()
-    monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", original)
+    undo()
+    # Killed between renaming last.keras and writing last_epoch.json: the step count tells.
+    state = json.loads((run_dir / "last_epoch.json").read_text())
+    (run_dir / "last_epoch.json").write_text(json.dumps({"epoch": 1, "iterations": state["iterations"] // 2}))
+    assert resume_point(run_dir).epochs_done == 2
 
-    # The weights come from the backup, so a start file that has since gone is not read.
-    metrics = train(small_config(run_dir, epochs=3, resume=True, init_weights=str(tmp_path / "gone.keras")))
+    best_epoch = json.loads((run_dir / "best_epoch.json").read_text())["epoch"]
+    content = (run_dir / "last.keras").read_bytes()
+    (run_dir / "last.keras").write_bytes(content[: len(content) // 2])  # killed mid-write, by another tool
+    capsys.readouterr()
+    metrics = train(small_config(run_dir, epochs=3, resume=True))
+    warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "last.keras" in warning[0] and "resuming from" in warning[0] and "best.keras" in warning[0]
     assert metrics["epochs_run"] == 3
-    assert [row["epoch"] for row in history(run_dir)] == ["0", "1", "2"]
+    assert [row["epoch"] for row in history(run_dir)] == [str(epoch) for epoch in range(3)]
+    assert len(history(run_dir)) == 3 and best_epoch in (1, 2)
+
+
+def test_resume_with_no_readable_checkpoint_says_so_in_one_line(tmp_path, monkeypatch):
+    undo = crash_after_epoch(monkeypatch, 0)
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(small_config(run_dir, epochs=2))
+    undo()
+    for name in ("last.keras", "best.keras"):
+        (run_dir / name).write_bytes(b"torn")
+    with pytest.raises(UsageError, match="cannot resume .*start a new run"):
+        train(small_config(run_dir, epochs=2, resume=True))
 
 
 def test_wandb_offline_writes_a_run_folder(tmp_path, monkeypatch):

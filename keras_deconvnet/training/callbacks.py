@@ -16,6 +16,8 @@ import numpy as np
 from keras_deconvnet.json_files import write_json
 from keras_deconvnet.metrics import scores_from_confusion
 
+LAST_EPOCH_FILE = "last_epoch.json"
+
 
 class ValidationScores(keras.callbacks.Callback):
     """Adds validation pixel accuracy and per-class IoU to the epoch logs.
@@ -58,7 +60,9 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
 
     Each file is written to a temporary name first and then renamed, so a run that dies
     while saving keeps its last good checkpoint. The `.keras` files hold the optimizer
-    state too. The best epoch's logs go to `best_epoch.json`, so a resumed run knows what to beat.
+    state too: they are what `--resume` goes on from (`training.resume`), with
+    `last_epoch.json` saying how many epochs `last.keras` holds. The best epoch's logs go to
+    `best_epoch.json`, so a resumed run knows what to beat.
     """
 
     def __init__(self, run_dir: Path, monitor: str = "val_mean_iou"):
@@ -71,6 +75,8 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         self._save(self.run_dir / "last.keras")
+        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        write_json(self.run_dir / LAST_EPOCH_FILE, {"epoch": epoch + 1, "iterations": iterations})
         value = logs.get(self.monitor)
         if value is not None and value > self.best.get(self.monitor, -np.inf):
             self.best = {"epoch": epoch + 1, **logs}
@@ -81,3 +87,26 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
         partial = path.with_name(f".{path.stem}.partial.keras")
         self.model.save(partial)
         os.replace(partial, path)
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Early stopping on validation mean IoU that a resumed run continues.
+
+    Keras' `EarlyStopping` starts afresh at every `fit`; this one then replays the monitored
+    values of the epochs the interrupted run finished (`previous`, from history.csv), so its
+    best value and its count of epochs without improvement are those the run had. The best
+    weights are `best.keras`, so none are kept in memory.
+    """
+
+    def __init__(self, patience: int, previous: list[float | None] | None = None, monitor: str = "val_mean_iou"):
+        super().__init__(monitor=monitor, mode="max", patience=patience)
+        self.previous = list(previous or [])
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        for epoch, value in enumerate(self.previous):
+            if value is None:
+                continue
+            self.wait += 1
+            if self.best is None or value > self.best:
+                self.best, self.best_epoch, self.wait = value, epoch, 0

@@ -20,7 +20,12 @@ DATA_LOADERS = ("auto", "tf", "numpy")
 
 @dataclasses.dataclass
 class TrainingData:
-    """The batched splits and what the model needs to know about them."""
+    """The batched splits and what the model needs to know about them.
+
+    `train` is an endless stream of epochs from the run's first epoch on (each epoch's order
+    and augmentation fixed by the seed and the epoch number), so `model.fit` takes
+    `steps_per_epoch` batches an epoch and a resumed run sees what it would have seen.
+    """
 
     train: object  # tf.data.Dataset or keras.utils.PyDataset of (images, masks)
     val: object
@@ -29,7 +34,6 @@ class TrainingData:
     training_masks: object  # () -> iterable of masks, for class weights
     val_images_in_train: int  # validation images the model also trains on
     val_sample: object  # () -> (images, masks): 4 validation examples, for W&B overlays
-    endless: bool = False  # the train batches never end: model.fit needs steps_per_epoch
 
 
 def has_tensorflow() -> bool:
@@ -51,8 +55,9 @@ def resolve_loader(name: str) -> str:
     return name
 
 
-def prepare_data(config) -> TrainingData:
-    """Loads the train and validation splits of a `TrainConfig` and builds their batches."""
+def prepare_data(config, first_epoch: int = 0) -> TrainingData:
+    """Loads the train and validation splits of a `TrainConfig` and builds their batches,
+    the training stream starting at `first_epoch` (a resumed run's next epoch)."""
     from keras_deconvnet.datasets import label_options
 
     if config.dataset == "folder" and config.num_classes is None:
@@ -62,8 +67,8 @@ def prepare_data(config) -> TrainingData:
         **label_options(config.dataset, config.num_classes, config.ignore_label),
     }
     if resolve_loader(config.data_loader) == "tf":
-        return _tf_data(config, options)
-    return _numpy_data(config, options)
+        return _tf_data(config, options, first_epoch)
+    return _numpy_data(config, options, first_epoch)
 
 
 def _augmentation(config) -> dict:
@@ -75,7 +80,7 @@ def _augmentation(config) -> dict:
     }
 
 
-def _numpy_data(config, options: dict) -> TrainingData:
+def _numpy_data(config, options: dict, first_epoch: int) -> TrainingData:
     from keras_deconvnet.datasets.arrays import load_arrays
     from keras_deconvnet.numpy_pipeline import EvaluationBatches, TrainingBatches
 
@@ -83,7 +88,8 @@ def _numpy_data(config, options: dict) -> TrainingData:
     val_arrays, _ = load_arrays(config.dataset, config.val_split, config.data_dir, **options)
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
     train = TrainingBatches(
-        train_arrays.images, train_arrays.masks, **labels, **_augmentation(config), photometric=config.photometric
+        train_arrays.images, train_arrays.masks, **labels, **_augmentation(config), photometric=config.photometric,
+        first_epoch=first_epoch,
     )
     val = EvaluationBatches(
         val_arrays.images, val_arrays.masks, **labels, input_size=tuple(config.input_size), batch_size=config.batch_size
@@ -99,14 +105,14 @@ def _numpy_data(config, options: dict) -> TrainingData:
             yield np.where(mask == info.ignore_label, IGNORE_LABEL, mask)
 
     return TrainingData(
-        train, val, info, train.batches_per_epoch, training_masks, len(overlap), val_sample, endless=True
+        train, val, info, train.batches_per_epoch, training_masks, len(overlap), val_sample
     )
 
 
-def _tf_data(config, options: dict) -> TrainingData:
+def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     from keras_deconvnet.augmentation import PhotometricDistortion
     from keras_deconvnet.datasets import file_names, load_split
-    from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+    from keras_deconvnet.pipeline import evaluation_pipeline, split_size, training_pipeline
 
     train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
     val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
@@ -117,12 +123,13 @@ def _tf_data(config, options: dict) -> TrainingData:
         **labels,
         **augmentation,
         photometric=PhotometricDistortion() if config.photometric else None,
+        repeat=True,
+        first_epoch=first_epoch,
     )
     val = evaluation_pipeline(
         val_split, **labels, input_size=augmentation["input_size"], batch_size=config.batch_size
     )
-    count = int(train.cardinality())
-    steps = count if count >= 0 else sum(1 for _ in train)
+    steps = split_size(train_split) // config.batch_size
     if steps == 0:
         raise UsageError(
             f"the {config.train_split} split has fewer images than --batch-size "

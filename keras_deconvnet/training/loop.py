@@ -18,12 +18,18 @@ from keras_deconvnet.json_files import write_json
 from keras_deconvnet.losses import build_loss
 from keras_deconvnet.metrics import mean_iou_metric
 from keras_deconvnet.models import build_model, fits, load_model
-from keras_deconvnet.training.callbacks import BestAndLastCheckpoints, EpochStats, ValidationScores
+from keras_deconvnet.training.callbacks import (
+    BestAndLastCheckpoints,
+    EpochStats,
+    ResumableEarlyStopping,
+    ValidationScores,
+)
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.data import has_tensorflow, prepare_data
 from keras_deconvnet.training.devices import distribution_scope, set_mixed_precision
 from keras_deconvnet.training.optim import build_optimizer
+from keras_deconvnet.training.resume import monitored_history, restore_state, resume_point
 
 
 def load_initial_weights(model: keras.Model, path: str | Path) -> None:
@@ -50,7 +56,7 @@ def _check_run_dir(config: TrainConfig) -> Path:
     if config.resume:
         if not config_file.is_file():
             raise UsageError(f"nothing to resume in {run_dir}: it has no config.json")
-        if (run_dir / "metrics.json").is_file() and not (run_dir / "backup").exists():
+        if (run_dir / "metrics.json").is_file():
             raise UsageError(f"the run in {run_dir} has finished; start a new one with another --output-dir")
     elif config_file.is_file():
         raise UsageError(
@@ -72,7 +78,9 @@ def train(config: TrainConfig) -> dict:
     run_dir = _check_run_dir(config)
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
-    data = prepare_data(config)
+    resumed = resume_point(run_dir) if config.resume else None
+    first_epoch = resumed.epochs_done if resumed else 0
+    data = prepare_data(config, first_epoch)
     if data.val_images_in_train:
         print(
             f"warning: {data.val_images_in_train} images of --val-split {config.val_split} are also "
@@ -91,8 +99,8 @@ def train(config: TrainConfig) -> dict:
             input_shape=(*config.input_size, 3),
             backbone_weights=config.backbone_weights,
         )
-        # A resumed run's weights come from its backup; reading the start file again is waste.
-        if config.init_weights and not (config.resume and (run_dir / "backup").exists()):
+        # A resumed run's weights come from its checkpoint; the start file is not read again.
+        if config.init_weights and not resumed:
             load_initial_weights(model, config.init_weights)
         iou = mean_iou_metric(info.num_classes)
         model.compile(
@@ -100,6 +108,9 @@ def train(config: TrainConfig) -> dict:
             loss=build_loss(config.loss, class_weights),
             metrics=[iou],
         )
+        if resumed:
+            restore_state(model, resumed.checkpoint)
+            print(f"resuming {run_dir} after epoch {first_epoch} of {config.epochs}")
 
     run_dir.mkdir(parents=True, exist_ok=True)
     summary_file = run_dir / "model_summary.txt"
@@ -121,15 +132,13 @@ def train(config: TrainConfig) -> dict:
     resume_id = wandb_id_file.read_text().strip() if config.resume and wandb_id_file.is_file() else None
     run = tracking.start_run(config.wandb, config.wandb_project, run_dir, run_config, resume_id)
     checkpoints = BestAndLastCheckpoints(run_dir)
-    early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_mean_iou", mode="max", patience=config.patience, restore_best_weights=True
-    )
+    previous = monitored_history(run_dir, first_epoch, "val_mean_iou") if resumed else []
     callbacks = [
         ValidationScores(iou, info.class_names),
         EpochStats(),
         checkpoints,
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        *([early_stopping] if config.patience else []),  # 0: a fixed schedule
+        # 0: a fixed schedule
+        *([ResumableEarlyStopping(config.patience, previous)] if config.patience else []),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=config.resume),
         # Keras' TensorBoard callback writes through TensorFlow's summary ops.
         *([keras.callbacks.TensorBoard(str(run_dir / "tensorboard"))] if has_tensorflow() else []),
@@ -150,7 +159,8 @@ def train(config: TrainConfig) -> dict:
         data.train,
         validation_data=data.val,
         epochs=config.epochs,
-        steps_per_epoch=data.steps_per_epoch if data.endless else None,
+        initial_epoch=first_epoch,
+        steps_per_epoch=data.steps_per_epoch,
         callbacks=callbacks,
         shuffle=False,
         verbose="auto" if sys.stdout.isatty() else 2,
@@ -163,7 +173,7 @@ def train(config: TrainConfig) -> dict:
         "model": config.model,
         "dataset": config.dataset,
         "parameters": model.count_params(),
-        "epochs_run": history.epoch[-1] + 1 if history.epoch else 0,
+        "epochs_run": history.epoch[-1] + 1 if history.epoch else first_epoch,
         "best_epoch": best.get("epoch"),
         "best_val_mean_iou": best.get("val_mean_iou"),
         "best_val_pixel_accuracy": best.get("val_pixel_accuracy"),

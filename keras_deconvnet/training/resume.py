@@ -1,0 +1,106 @@
+"""Where an interrupted run goes on from: its last good checkpoint and the epochs it finished.
+
+Every epoch, `BestAndLastCheckpoints` renames a complete `last.keras` (weights and optimizer
+state) into place and then writes `last_epoch.json` ({"epoch", "iterations"}). A crash
+between the two leaves a `last.keras` one epoch ahead of the JSON; its optimizer step count
+says so. A checkpoint that cannot be read (a torn or deleted file) gives way to `best.keras`
+with one line saying so. The data stream, early stopping and history.csv then continue from
+that epoch, so the resumed run is the run it would have been.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+import keras
+
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.models import load_model
+from keras_deconvnet.training.callbacks import LAST_EPOCH_FILE
+
+
+@dataclasses.dataclass
+class ResumePoint:
+    """The checkpoint a run continues from, loaded with its optimizer, and the epochs it holds."""
+
+    checkpoint: keras.Model
+    epochs_done: int
+
+
+def _iterations(model: keras.Model) -> int:
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+
+
+def _history_epochs(run_dir: Path) -> int:
+    history = run_dir / "history.csv"
+    if not history.is_file():
+        return 0
+    with open(history) as handle:
+        return sum(1 for _ in csv.DictReader(handle))
+
+
+def _epochs_in(run_dir: Path, name: str, model: keras.Model) -> int:
+    """The epochs `model` (loaded from `name`) has trained, from the file written beside it."""
+    if name == "best.keras":
+        best_file = run_dir / "best_epoch.json"
+        return int(json.loads(best_file.read_text())["epoch"]) if best_file.is_file() else 0
+    state_file = run_dir / LAST_EPOCH_FILE
+    if not state_file.is_file():  # a run from before last_epoch.json: one history row an epoch
+        return _history_epochs(run_dir)
+    state = json.loads(state_file.read_text())
+    ahead = _iterations(model) != state["iterations"]  # renamed, then the crash came
+    return state["epoch"] + int(ahead)
+
+
+def resume_point(run_dir: Path) -> ResumePoint:
+    """The newest readable checkpoint of `run_dir` and the epochs finished with it.
+
+    Raises:
+        UsageError: neither `last.keras` nor `best.keras` can be read.
+    """
+    failures = []
+    for name in ("last.keras", "best.keras"):
+        path = run_dir / name
+        try:
+            checkpoint = load_model(path, compile=True)
+        except UsageError as error:
+            failures.append(str(error))
+            continue
+        if checkpoint.optimizer is None:
+            failures.append(f"{path} holds no optimizer state")
+            continue
+        if failures:
+            print(f"warning: {failures[0]}; resuming from {path} instead", file=sys.stderr)
+        return ResumePoint(checkpoint, _epochs_in(run_dir, name, checkpoint))
+    raise UsageError(f"cannot resume {run_dir}: {'; '.join(failures)}; start a new run")
+
+
+def restore_state(model: keras.Model, checkpoint: keras.Model) -> None:
+    """Gives the compiled `model` the weights and optimizer state of `checkpoint`."""
+    model.set_weights(checkpoint.get_weights())
+    model.optimizer.build(model.trainable_variables)
+    source, target = checkpoint.optimizer.variables, model.optimizer.variables
+    if [tuple(v.shape) for v in source] != [tuple(v.shape) for v in target]:
+        raise UsageError("the checkpoint's optimizer state does not fit this run's optimizer; start a new run")
+    for variable, value in zip(target, source, strict=True):
+        variable.assign(value)
+
+
+def monitored_history(run_dir: Path, epochs: int, monitor: str) -> list[float | None]:
+    """`monitor` for each of the first `epochs` rows of history.csv, which keeps only those rows."""
+    history = run_dir / "history.csv"
+    if not history.is_file():
+        return []
+    with open(history, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames, list(reader)[:epochs]
+    partial = history.with_name(f".{history.name}.partial")
+    with open(partial, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, history)
+    return [float(row[monitor]) if row.get(monitor) not in (None, "", "nan") else None for row in rows]
