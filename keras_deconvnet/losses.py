@@ -9,6 +9,12 @@
 
 All of them are written with `keras.ops` (they run on TensorFlow and JAX), take labels
 (B, H, W) and logits (B, H, W, C), and give 0, not NaN, for a batch with no valid pixel.
+
+Under a TensorFlow distribution strategy (`--strategy mirrored` or `multiworker`) each
+replica sees part of the batch, and Keras sums the replicas' gradients. The weighted means
+therefore divide by the weight of the **global** batch (summed over the replicas), so that
+the sum is the gradient of the one-device loss; Lovász-softmax, a function of a whole
+batch, is each replica's own divided by the replica count (the mean over replicas).
 """
 
 from collections.abc import Sequence
@@ -20,6 +26,18 @@ from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")
+
+
+def _replicas():
+    """(replicas in sync, a sum over them) for the TensorFlow strategy in force; (1, identity) else."""
+    if keras.backend.backend() != "tensorflow":
+        return 1, lambda value: value
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return 1, lambda value: value
+    return context.num_replicas_in_sync, lambda value: context.all_reduce(tf.distribute.ReduceOp.SUM, value)
 
 
 def _labels_and_valid(y_true, y_pred, ignore_label):
@@ -47,12 +65,15 @@ class _WeightedLoss(keras.losses.Loss):
         }
 
     def _weighted_mean(self, pixel_loss, labels, valid):
-        """The mean of `pixel_loss` over the valid pixels, each weighted by its class."""
+        """The mean of `pixel_loss` over the valid pixels, each weighted by its class: this
+        replica's share of the mean over the global batch (see the module docstring)."""
         weights = ops.cast(valid, pixel_loss.dtype)
         if self.class_weights is not None:
             class_weights = ops.convert_to_tensor(self.class_weights, pixel_loss.dtype)
             weights = weights * ops.take(class_weights, labels)
-        return ops.sum(pixel_loss * weights) / ops.maximum(ops.sum(weights), 1e-12)
+        _, sum_over_replicas = _replicas()
+        total_weight = sum_over_replicas(ops.stop_gradient(ops.sum(weights)))
+        return ops.sum(pixel_loss * weights) / ops.maximum(total_weight, 1e-12)
 
 
 @keras.saving.register_keras_serializable(package="keras_deconvnet")
@@ -205,7 +226,8 @@ class LovaszSoftmax(_WeightedLoss):
         present = ops.cast(ops.sum(foreground, axis=-1) > 0, per_class.dtype)
         if self.class_weights is not None:
             present = present * ops.convert_to_tensor(self.class_weights, per_class.dtype)
-        return ops.sum(per_class * present) / ops.maximum(ops.sum(present), 1e-12)
+        replicas, _ = _replicas()
+        return ops.sum(per_class * present) / ops.maximum(ops.sum(present), 1e-12) / replicas
 
 
 def _lovasz_gradient(foreground_sorted):
