@@ -2,6 +2,8 @@
 devices are fixed once it starts)."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
@@ -62,3 +64,56 @@ def test_mirrored_replicas_take_the_one_device_step(tmp_path):
         assert mirrored_loss == pytest.approx(one_loss, rel=1e-4), loss_name
         for one, mirrored in zip(one_weights, mirrored_weights, strict=True):
             np.testing.assert_allclose(mirrored, one, rtol=1e-4, atol=1e-6, err_msg=loss_name)
+
+
+WORKER = r"""
+import sys
+from keras_deconvnet.training import TrainConfig, summary_line, train
+
+config = TrainConfig(
+    model="lean", dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 64},
+    input_size=(64, 64), batch_size=4, epochs=2, strategy="multiworker", wandb="disabled", output_dir=sys.argv[1],
+)
+print(summary_line(train(config), sys.argv[1]))
+"""
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for handle in sockets:
+        handle.bind(("127.0.0.1", 0))
+    ports = [handle.getsockname()[1] for handle in sockets]
+    for handle in sockets:
+        handle.close()
+    return ports
+
+
+def test_two_workers_train_one_run_that_only_the_chief_writes(tmp_path):
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
+    scratch.mkdir()
+    command = [sys.executable, "-c", WORKER, str(run_dir)]
+    workers = []
+    for index in range(2):
+        env = {
+            **os.environ,
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            "TMPDIR": str(scratch),
+            "KERAS_DECONVNET_TFDS_DIR": str(tmp_path / f"tfds{index}"),
+        }
+        log = open(tmp_path / f"worker{index}.log", "w")
+        workers.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log))
+    try:
+        codes = [process.wait(timeout=300) for process, _ in workers]
+    finally:
+        for process, log in workers:
+            process.kill()
+            log.close()
+    logs = [(tmp_path / f"worker{index}.log").read_text()[-3000:] for index in range(2)]
+    assert codes == [0, 0], logs
+    rows = (run_dir / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # the header and two epochs, written once
+    for name in ("config.json", "best.keras", "last.keras", "metrics.json", "model_summary.txt"):
+        assert (run_dir / name).is_file(), name
+    assert json.loads((run_dir / "config.json").read_text())["strategy"] == "multiworker"
+    assert not [path for path in scratch.iterdir() if path.name.startswith("keras-deconvnet-worker-")]

@@ -71,7 +71,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")
     add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
     add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
-    add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy (default: default, one device)")
+    add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or "
+        "multiworker (several machines, each started with its TF_CONFIG; the chief writes the run); "
+        "--batch-size is the global batch, split over the replicas (default: default)")
     add("--wandb", choices=WANDB_MODES, help="W&B logging: online (offline when no API key is set), offline, disabled (default: online)")
     add("--wandb-project", help=f"W&B project (default: {DEFAULTS.wandb_project})")
     add("--wandb-images-every", type=int, help="log validation overlays every N epochs (default: 5)")

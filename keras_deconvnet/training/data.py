@@ -129,6 +129,12 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     val = evaluation_pipeline(
         val_split, **labels, input_size=augmentation["input_size"], batch_size=config.batch_size
     )
+    if config.strategy == "multiworker":  # every worker builds the same stream; each takes its share
+        import tensorflow as tf
+
+        sharding = tf.data.Options()
+        sharding.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        train, val = train.with_options(sharding), val.with_options(sharding)
     steps = split_size(train_split) // config.batch_size
     if steps == 0:
         raise UsageError(

@@ -11,21 +11,61 @@ import keras
 from keras_deconvnet.errors import UsageError
 
 
-def distribution_scope(name: str):
-    """The scope to build the model in for `--strategy` `name` (default, mirrored or multiworker)."""
+def make_strategy(name: str):
+    """The TensorFlow distribution strategy `--strategy name` means, or None for "default".
+
+    Call it before any other TensorFlow op: `MultiWorkerMirroredStrategy` configures its
+    collective ops when it is created (from TF_CONFIG), which TensorFlow allows only at startup.
+    """
     if name == "default":
-        return contextlib.nullcontext()
+        return None
     if keras.backend.backend() != "tensorflow":
         raise UsageError(f"--strategy {name} needs the TensorFlow backend; use --strategy default")
     import tensorflow as tf
 
+    class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        """What Keras 3's `fit` needs of a multi-worker strategy (keras-team/keras#20585): it
+        reduces a whole (images, masks) batch in one call, which the strategy takes only for
+        single values, and each scalar log along an axis 0 that a scalar lacks. This reduces
+        leaf by leaf, scalars over the replicas alone."""
+
+        def reduce(self, reduce_op, value, axis):
+            def reduce_leaf(leaf):
+                local = self.experimental_local_results(leaf)[0]
+                leaf_axis = None if getattr(local, "shape", None) is not None and local.shape.rank == 0 else axis
+                return super(MultiWorkerStrategy, self).reduce(reduce_op, leaf, leaf_axis)
+
+            return tf.nest.map_structure(reduce_leaf, value)
+
     strategies = {
         "mirrored": tf.distribute.MirroredStrategy,
-        "multiworker": tf.distribute.MultiWorkerMirroredStrategy,
+        "multiworker": MultiWorkerStrategy,
     }
     if name not in strategies:
         raise UsageError(f"unknown strategy '{name}'; choose default, mirrored or multiworker")
-    return strategies[name]().scope()
+    try:
+        return strategies[name]()
+    except (ValueError, RuntimeError) as error:
+        raise UsageError(f"--strategy {name}: {error}; check TF_CONFIG") from None
+
+
+def strategy_scope(strategy):
+    """The scope to build and compile the model in."""
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run: always, except a multi-worker run's non-chief workers.
+
+    The chief is the "chief" task of TF_CONFIG's cluster, else worker 0 (Keras' convention).
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
 
 
 def _has_gpu() -> bool:

@@ -5,7 +5,9 @@ wires the callbacks and loggers, and writes the run's config.json, metrics.json 
 """
 
 import dataclasses
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from keras_deconvnet.training.callbacks import (
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.data import has_tensorflow, prepare_data
-from keras_deconvnet.training.devices import distribution_scope, set_mixed_precision
+from keras_deconvnet.training.devices import is_chief, make_strategy, set_mixed_precision, strategy_scope
 from keras_deconvnet.training.optim import build_optimizer
 from keras_deconvnet.training.resume import monitored_history, restore_state, resume_point
 
@@ -69,13 +71,28 @@ def train(config: TrainConfig) -> dict:
     """Trains a model as `config` says and returns the final metrics (also in metrics.json).
 
     The run directory (`config.output_dir`) receives config.json, best.keras, last.keras,
-    history.csv, curves.png, metrics.json, model_summary.txt, tensorboard/ and wandb/.
+    history.csv, curves.png, metrics.json, model_summary.txt, tensorboard/ and wandb/. In a
+    multi-worker run only the chief writes it; the other workers write the same files to a
+    temporary folder they remove (Keras' multi-worker pattern: saving is the same on every
+    worker), and read the run folder when resuming, so it must be on storage they all see.
 
     Raises:
         UsageError: a setting is out of range (`validate`), or the run folder is taken.
     """
     validate(config)
-    run_dir = _check_run_dir(config)
+    strategy = make_strategy(config.strategy)  # before any other TensorFlow op
+    if is_chief(strategy):
+        return _train(config, strategy, _check_run_dir(config), chief=True)
+    work_dir = Path(tempfile.mkdtemp(prefix="keras-deconvnet-worker-"))
+    try:
+        return _train(config, strategy, work_dir, chief=False)
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
+    """The run itself, writing to `out_dir` (the run folder, or a non-chief worker's own)."""
+    run_dir = Path(config.output_dir)
     keras.utils.set_random_seed(config.seed)
     policy = set_mixed_precision(config.mixed_precision)
     resumed = resume_point(run_dir) if config.resume else None
@@ -92,7 +109,7 @@ def train(config: TrainConfig) -> dict:
     info = data.info
     class_weights = parse_class_weights(config.class_weights, info.num_classes, data.training_masks)
 
-    with distribution_scope(config.strategy):
+    with strategy_scope(strategy):
         model = build_model(
             config.model,
             num_classes=info.num_classes,
@@ -112,8 +129,10 @@ def train(config: TrainConfig) -> dict:
             restore_state(model, resumed.checkpoint)
             print(f"resuming {run_dir} after epoch {first_epoch} of {config.epochs}")
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    summary_file = run_dir / "model_summary.txt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if resumed and not chief and (run_dir / "best_epoch.json").is_file():
+        shutil.copy(run_dir / "best_epoch.json", out_dir)  # the same saves as the chief's
+    summary_file = out_dir / "model_summary.txt"
     with open(summary_file, "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
     run_config = {
@@ -126,22 +145,23 @@ def train(config: TrainConfig) -> dict:
         "steps_per_epoch": data.steps_per_epoch,
         "val_images_in_train": data.val_images_in_train,
     }
-    write_json(run_dir / "config.json", run_config)
+    write_json(out_dir / "config.json", run_config)
 
-    wandb_id_file = run_dir / "wandb_run_id"
+    wandb_id_file = out_dir / "wandb_run_id"
     resume_id = wandb_id_file.read_text().strip() if config.resume and wandb_id_file.is_file() else None
-    run = tracking.start_run(config.wandb, config.wandb_project, run_dir, run_config, resume_id)
-    checkpoints = BestAndLastCheckpoints(run_dir)
-    previous = monitored_history(run_dir, first_epoch, "val_mean_iou") if resumed else []
+    wandb_mode = config.wandb if chief else "disabled"
+    run = tracking.start_run(wandb_mode, config.wandb_project, out_dir, run_config, resume_id)
+    checkpoints = BestAndLastCheckpoints(out_dir)
+    previous = monitored_history(run_dir, first_epoch, "val_mean_iou", keep_rows=chief) if resumed else []
     callbacks = [
         ValidationScores(iou, info.class_names),
         EpochStats(),
         checkpoints,
         # 0: a fixed schedule
         *([ResumableEarlyStopping(config.patience, previous)] if config.patience else []),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=config.resume),
+        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=config.resume),
         # Keras' TensorBoard callback writes through TensorFlow's summary ops.
-        *([keras.callbacks.TensorBoard(str(run_dir / "tensorboard"))] if has_tensorflow() else []),
+        *([keras.callbacks.TensorBoard(str(out_dir / "tensorboard"))] if has_tensorflow() else []),
     ]
     if run is not None:
         wandb_id_file.write_text(run.id)
@@ -183,10 +203,10 @@ def train(config: TrainConfig) -> dict:
             epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2
         ),
     }
-    write_json(run_dir / "metrics.json", metrics)
-    plot_curves(run_dir)
+    write_json(out_dir / "metrics.json", metrics)
+    plot_curves(out_dir)
     if run is not None:
-        tracking.finish_run(run, run_dir / "best.keras", summary_file, metrics, f"{config.model}-{config.dataset}")
+        tracking.finish_run(run, out_dir / "best.keras", summary_file, metrics, f"{config.model}-{config.dataset}")
     return metrics
 
 

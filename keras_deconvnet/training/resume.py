@@ -89,18 +89,22 @@ def restore_state(model: keras.Model, checkpoint: keras.Model) -> None:
         variable.assign(value)
 
 
-def monitored_history(run_dir: Path, epochs: int, monitor: str) -> list[float | None]:
-    """`monitor` for each of the first `epochs` rows of history.csv, which keeps only those rows."""
+def monitored_history(run_dir: Path, epochs: int, monitor: str, keep_rows: bool = True) -> list[float | None]:
+    """`monitor` for each of the first `epochs` rows of history.csv; if `keep_rows`, the file
+    then keeps only those rows (the epochs the checkpoint holds)."""
     history = run_dir / "history.csv"
     if not history.is_file():
         return []
     with open(history, newline="") as handle:
         reader = csv.DictReader(handle)
         fields, rows = reader.fieldnames, list(reader)[:epochs]
+    values = [float(row[monitor]) if row.get(monitor) not in (None, "", "nan") else None for row in rows]
+    if not keep_rows:
+        return values
     partial = history.with_name(f".{history.name}.partial")
     with open(partial, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
     os.replace(partial, history)
-    return [float(row[monitor]) if row.get(monitor) not in (None, "", "nan") else None for row in rows]
+    return values
