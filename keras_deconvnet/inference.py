@@ -1,4 +1,4 @@
-"""One interface for every model format: `.keras`, a TF Serving SavedModel and `.tflite`.
+"""One interface for every model format: `.keras`, a TF Serving SavedModel, `.tflite` and `.onnx`.
 
 `load_predictor(path)` opens any of them as a `Predictor`, so evaluation, prediction and
 the export check measure every format the same way: float32 RGB images in 0..255 at the
@@ -31,12 +31,15 @@ _KERAS_BATCH = 16
 def metadata_path(artifact: str | Path) -> Path:
     """Where the metadata JSON of an exported file or SavedModel version folder lives.
 
-    `NAME_v1_int8.tflite` -> `NAME_v1_int8.json` beside it; a SavedModel version folder
-    keeps it inside, in `assets.extra/` (TF Serving ignores that folder).
+    `NAME_v1_int8.tflite` -> `NAME_v1_int8.json` beside it (`NAME_v1.onnx` -> `NAME_v1.onnx.json`,
+    since `NAME_v1.json` is the `.keras` file's); a SavedModel version folder keeps it
+    inside, in `assets.extra/` (TF Serving ignores that folder).
     """
     artifact = Path(artifact)
     if artifact.is_dir():
         return artifact / SAVED_MODEL_METADATA
+    if artifact.suffix == ".onnx":
+        return artifact.with_name(f"{artifact.name}.json")
     return artifact.with_suffix(".json")
 
 
@@ -182,6 +185,28 @@ class TFLitePredictor(Predictor):
         return _dequantize(self._interpreter.get_tensor(self._output["index"]), self._output)
 
 
+class OnnxPredictor(Predictor):
+    """An `.onnx` file from `export.py --formats onnx`, run with ONNX Runtime on the CPU."""
+
+    def __init__(self, path: Path, num_threads: int | None = None) -> None:
+        try:
+            import onnxruntime
+        except ImportError:
+            raise UsageError(f'{path}: ONNX needs onnxruntime: pip install "keras-deconvnet[onnx]"') from None
+        options = onnxruntime.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = num_threads
+        self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        in_shape, out_shape = self._session.get_inputs()[0].shape, self._session.get_outputs()[0].shape
+        if len(in_shape) != 4 or in_shape[3] != 3 or len(out_shape) != 4 or not isinstance(out_shape[3], int):
+            raise UsageError(f"{path} is not a segmentation model (input {in_shape}, output {out_shape})")
+        super().__init__(tuple(in_shape[1:3]), out_shape[3], read_metadata(path))
+
+    def _logits(self, images: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {self._input: images})[0]
+
+
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:
     """Float values as the tensor's dtype, through its scale and zero point if quantised."""
     dtype = np.dtype(detail["dtype"])
@@ -224,9 +249,9 @@ def load_predictor(
     Args:
         path: a `.keras` file, a SavedModel folder (a version folder such as
             `saved_models/NAME/3`, or the model folder `saved_models/NAME`, meaning its
-            latest version) or a `.tflite` file.
-        num_threads: CPU threads for TFLite (None: LiteRT's default); other formats use
-            TensorFlow's thread pools.
+            latest version), a `.tflite` or an `.onnx` file.
+        num_threads: CPU threads for TFLite and ONNX Runtime (None: their default); the
+            TensorFlow formats use TensorFlow's thread pools.
         input_size: run a `.keras` model at this (height, width) instead of its own (see
             `keras_deconvnet.models.resize_model`); exported formats have a fixed size.
 
@@ -255,17 +280,19 @@ def load_predictor(
 
 
 def _open_exported(path: Path, num_threads: int | None) -> Predictor:
-    """A SavedModel or `.tflite` predictor; anything else is a one-line UsageError."""
+    """A SavedModel, `.tflite` or `.onnx` predictor; anything else is a one-line UsageError."""
     try:
         if path.is_dir():
             return SavedModelPredictor(saved_model_dir(path))
         if path.suffix == ".tflite":
             return TFLitePredictor(path, num_threads)
+        if path.suffix == ".onnx":
+            return OnnxPredictor(path, num_threads)
     except UsageError:
         raise
     except Exception as error:
         raise UsageError(f"could not load {path}: {_first_line(error)}") from error
-    raise UsageError(f"{path} is not a model: pass a .keras file, a SavedModel folder or a .tflite file")
+    raise UsageError(f"{path} is not a model: pass a .keras file, a SavedModel folder, a .tflite or an .onnx file")
 
 
 def _first_line(error: Exception) -> str:

@@ -6,7 +6,8 @@ Hidden: the C++ logs (oneDNN notices, CUDA probing on a CPU such as "failed call
 TensorFlow is loaded; the lines its native libraries write while being loaded, before they read
 that variable, which go to /dev/null for the duration of the first `import tensorflow`; and
 the INFO and WARNING records of absl, TensorFlow and TFDS ("Using custom data configuration",
-"Downloading and preparing dataset"); and, when stderr is not a terminal (a log file), the
+"Downloading and preparing dataset"); tf2onnx's tracebacks of the graph optimisations it
+skips and recovers from; and, when stderr is not a terminal (a log file), the
 progress bars TFDS draws while it prepares a dataset. Errors raised as exceptions still reach
 the user.
 """
@@ -31,6 +32,8 @@ def quiet_logs(verbose: bool = False) -> None:
         os.environ.setdefault("TQDM_DISABLE", "1")  # carriage-return bars make a log unreadable
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    # tf2onnx logs the optimiser failures it recovers from as errors with tracebacks.
+    logging.getLogger("tf2onnx").setLevel(logging.CRITICAL)
     try:
         from absl import logging as absl_logging
     except ImportError:  # absl comes with TensorFlow; without it there is nothing to silence

@@ -140,6 +140,7 @@ def test_the_names_the_parsers_offer_are_the_librarys():
     assert choices.WANDB_MODES == tracking.WANDB_MODES
     assert choices.EVALUATION_MODES == evaluation.EVALUATION_MODES
     assert choices.EXPORT_FORMATS == export.FORMATS
+    assert choices.DEFAULT_EXPORT_FORMATS == export.DEFAULT_FORMATS
     assert choices.TFLITE_TYPES == export.TFLITE_TYPES
     assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
     assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())

@@ -251,7 +251,7 @@ def test_flex_ops_fail_the_tflite_export_and_are_named(tmp_path, images):
     "call, message",
     [
         (lambda model, images, tmp: convert_tflite(model, ["int8"]), "needs calibration images"),
-        (lambda model, images, tmp: export_model(model, tmp, images, formats=["onnx"]), "unknown format onnx"),
+        (lambda model, images, tmp: export_model(model, tmp, images, formats=["pmml"]), "unknown format pmml"),
         (lambda model, images, tmp: export_model(model, tmp, images[:, :32]), r"must be \(N >= 1, 64, 64, 3\)"),
     ],
 )
@@ -415,3 +415,31 @@ def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
     assert compute_dtypes(load_model(result.artifacts["keras"], compile=False)) == {"float32"}
     assert read_metadata(result.artifacts["keras"])["dtype"] == "float32"
     assert not non_builtin_ops(result.artifacts["tflite_float32"].read_bytes())
+
+
+def test_onnx_is_exported_checked_and_opened_like_the_other_formats(model, images, tmp_path):
+    from keras_deconvnet.export import release_artifacts
+    from keras_deconvnet.inference import load_predictor, read_metadata
+
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    masks = np.random.default_rng(1).integers(0, CLASSES, size=(4, SIZE, SIZE))
+    result = export_model(model, tmp_path / "net", images, check_masks=masks, formats=("keras", "onnx"), latency_runs=2)
+    rows = {row.kind: row for row in result.checks}
+    assert rows["onnx"].passed and rows["onnx"].agreement >= 0.999 and rows["onnx"].mean_iou is not None
+    assert result.artifacts["onnx"].name == "net_v1.onnx"
+    metadata = read_metadata(result.artifacts["onnx"])
+    assert metadata["format"] == "onnx" and metadata["num_classes"] == CLASSES
+    assert read_metadata(result.artifacts["keras"])["format"] == "keras"  # each file its own JSON
+    predictor = load_predictor(result.artifacts["onnx"])
+    assert predictor.input_size == (SIZE, SIZE) and predictor.num_classes == CLASSES
+    np.testing.assert_allclose(predictor.logits(images[:2]), model.predict_on_batch(images[:2]), atol=1e-3)
+    released = release_artifacts(result.artifacts, "best")
+    assert released["onnx"].name == "best.onnx" and read_metadata(released["onnx"])["format"] == "onnx"
+
+
+def test_onnx_without_its_extra_is_one_line_and_leaves_nothing(model, images, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # as if not installed
+    with pytest.raises(UsageError, match=r"pip install \"keras-deconvnet\[onnx\]\""):
+        export_model(model, tmp_path / "net", images, formats=("keras", "onnx"), latency_runs=1)
+    assert not (tmp_path / "net").exists()

@@ -13,7 +13,8 @@ MODEL_NAMES = (
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # keras_deconvnet.losses.LOSS_NAMES
 WANDB_MODES = ("online", "offline", "disabled")  # keras_deconvnet.tracking.WANDB_MODES
 EVALUATION_MODES = ("resize", "original")  # keras_deconvnet.evaluation.EVALUATION_MODES
-EXPORT_FORMATS = ("keras", "saved_model", "tflite")  # keras_deconvnet.export.FORMATS
+EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")  # keras_deconvnet.export.FORMATS
+DEFAULT_EXPORT_FORMATS = ("keras", "saved_model", "tflite")  # keras_deconvnet.export.DEFAULT_FORMATS
 TFLITE_TYPES = ("float32", "float16", "int8")  # keras_deconvnet.export.TFLITE_TYPES
 
 # keras_deconvnet.benchmark: ENCODER, VGG, dataclasses.asdict(BenchmarkConfig()) and QUICK

@@ -31,6 +31,7 @@ from keras_deconvnet.cli import (
     parse_size,
     tta_from_args,
 )
+from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.commands.choices import TFLITE_TYPES
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
@@ -44,7 +45,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the .keras model to export")
     parser.add_argument("--out", required=True, help="model folder saved_models/NAME; each export adds a version")
-    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated (default: {','.join(FORMATS)})")
+    parser.add_argument(
+        "--formats", default=",".join(DEFAULT_EXPORT_FORMATS),
+        help=f"comma-separated, of {', '.join(FORMATS)}; onnx needs pip install \"keras-deconvnet[onnx]\" "
+        f"(default: {','.join(DEFAULT_EXPORT_FORMATS)})",
+    )
     parser.add_argument(
         "--tflite-types", default=",".join(TFLITE_TYPES), help=f"comma-separated (default: {','.join(TFLITE_TYPES)})"
     )

@@ -1,4 +1,4 @@
-"""Export a model as `.keras`, a TF Serving SavedModel and TFLite, and check every file.
+"""Export a model as `.keras`, a TF Serving SavedModel, TFLite and ONNX, and check every file.
 
 `export_model(model, "saved_models/NAME", check_images)` writes one new version of NAME:
 
@@ -8,6 +8,7 @@ saved_models/NAME/
     assets.extra/keras_deconvnet.json    its metadata
   NAME_v3.keras, NAME_v3.json
   NAME_v3_float32.tflite, NAME_v3_float32.json    (and _float16, _int8)
+  NAME_v3.onnx, NAME_v3.onnx.json                 (with --formats ...,onnx)
 ```
 
 Everything is written to a hidden temporary folder inside `saved_models/NAME`, measured
@@ -28,10 +29,14 @@ TFLite files have batch size 1, built-in ops only, float32 input (RGB 0..255) an
 logits output, for float16 and int8 too: float16 stores the weights in half precision,
 int8 quantises weights and activations (full-integer post-training quantisation with a
 representative dataset) between a QUANTIZE and a DEQUANTIZE op.
+
+The ONNX file (opt-in: it needs the `onnx` extra, tf2onnx and onnxruntime) takes `images`
+float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C), as the
+`.keras` model does; ONNX Runtime checks it like the other files.
 """
 
 from keras_deconvnet.export.check import format_check_table
-from keras_deconvnet.export.exporter import FORMATS, ExportCheckError, export_model
+from keras_deconvnet.export.exporter import DEFAULT_FORMATS, FORMATS, ExportCheckError, export_model
 from keras_deconvnet.export.metadata import next_version, release_artifacts
 from keras_deconvnet.export.saved_model import BYTES_INPUT, PADDING_CLASS
 from keras_deconvnet.export.serving import class_maps_from_rest_response, crop_class_maps, rest_request_body
@@ -39,6 +44,7 @@ from keras_deconvnet.export.tflite import TFLITE_TYPES, convert_tflite, non_buil
 
 __all__ = [
     "BYTES_INPUT",
+    "DEFAULT_FORMATS",
     "FORMATS",
     "PADDING_CLASS",
     "TFLITE_TYPES",

@@ -11,7 +11,9 @@ from keras_deconvnet.inference import Predictor, load_predictor
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
 
 # The fraction of check pixels whose argmax must equal the Keras model's; int8 is reported only.
-MIN_AGREEMENT = {"keras": 0.999, "saved_model": 0.999, "tflite_float32": 0.999, "tflite_float16": 0.995}
+MIN_AGREEMENT = {
+    "keras": 0.999, "saved_model": 0.999, "onnx": 0.999, "tflite_float32": 0.999, "tflite_float16": 0.995,
+}
 _WARMUP_RUNS = 3
 
 

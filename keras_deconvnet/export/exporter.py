@@ -14,12 +14,15 @@ import numpy as np
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.check import MIN_AGREEMENT, CheckRow, check_artifacts
 from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version
+from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
 from keras_deconvnet.inference import KerasPredictor, metadata_path, model_input_size
 from keras_deconvnet.models.precision import float32_model
 
-FORMATS = ("keras", "saved_model", "tflite")
+FORMATS = ("keras", "saved_model", "tflite", "onnx")
+# What an export writes unless told: ONNX needs the optional tf2onnx and onnxruntime.
+DEFAULT_FORMATS = ("keras", "saved_model", "tflite")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +48,7 @@ def export_model(
     check_images: np.ndarray,
     *,
     check_masks: np.ndarray | None = None,
-    formats: Sequence[str] = FORMATS,
+    formats: Sequence[str] = DEFAULT_FORMATS,
     tflite_types: Sequence[str] = TFLITE_TYPES,
     calibration_images: Iterable[np.ndarray] | None = None,
     class_names: Sequence[str] | None = None,
@@ -63,7 +66,7 @@ def export_model(
         out_dir: the model folder, `saved_models/NAME` (created if needed).
         check_images: float32 (N, H, W, 3) RGB 0..255 at the model's size.
         check_masks: optional int (N, H, W) labels (255 ignored) for the mIoU column.
-        formats: any of "keras", "saved_model", "tflite".
+        formats: any of "keras", "saved_model", "tflite", "onnx".
         tflite_types: any of "float32", "float16", "int8".
         calibration_images: int8's representative dataset (see `convert_tflite`).
         class_names, palette, source_model: for the metadata (see `artifact_metadata`).
@@ -141,6 +144,8 @@ def _write_artifacts(model, folder: Path, names: dict[str, str], metadata: dict,
         model.save(folder / names["keras"])
     if "saved_model" in names:
         write_saved_model(model, folder / names["saved_model"])
+    if "onnx" in names:
+        write_onnx(model, folder / names["onnx"])
     for kind, name in names.items():
         path = metadata_path(folder / name)
         path.parent.mkdir(exist_ok=True)

@@ -36,7 +36,7 @@ def artifact_metadata(
 
     Args:
         model: the exported model.
-        kind: "keras", "saved_model" or "tflite_<dtype>".
+        kind: "keras", "saved_model", "onnx" or "tflite_<dtype>".
         class_names: C names (default "class_0", ...).
         palette: (C, 3) RGB colours (default the VOC colour map).
         source_model: the path the model was loaded from, if any.
@@ -116,13 +116,15 @@ def artifact_names(name: str, version: int, formats: Sequence[str], tflite_types
         names["keras"] = f"{name}_v{version}.keras"
     if "tflite" in formats:
         names.update({f"tflite_{dtype}": f"{name}_v{version}_{dtype}.tflite" for dtype in tflite_types})
+    if "onnx" in formats:
+        names["onnx"] = f"{name}_v{version}.onnx"
     if "saved_model" in formats:
         names["saved_model"] = str(version)
     return names
 
 
 def release_artifacts(artifacts: Mapping[str, Path], name: str, extra_metadata: Mapping | None = None) -> dict[str, Path]:
-    """Gives an export's `.keras` and `.tflite` files the stable names of a release.
+    """Gives an export's `.keras`, `.tflite` and `.onnx` files the stable names of a release.
 
     `NAME_v3.keras` becomes `name.keras` and `NAME_v3_int8.tflite` `name_int8.tflite` (each
     with its metadata JSON), replacing an earlier release of that name, so released models
@@ -141,7 +143,7 @@ def release_artifacts(artifacts: Mapping[str, Path], name: str, extra_metadata: 
     for kind, path in artifacts.items():
         if kind == "saved_model":
             continue
-        suffix = ".keras" if kind == "keras" else f"_{kind.removeprefix('tflite_')}.tflite"
+        suffix = {"keras": ".keras", "onnx": ".onnx"}.get(kind) or f"_{kind.removeprefix('tflite_')}.tflite"
         target = Path(path).with_name(f"{name}{suffix}")
         metadata = {**read_metadata(path), **(extra_metadata or {})}
         metadata_path(target).write_text(json.dumps(metadata, indent=2))
