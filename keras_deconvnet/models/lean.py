@@ -112,11 +112,8 @@ def build_lean_deconvnet(
 ) -> keras.Model:
     """Builds the lean DeconvNet on MobileNetV3-Small (about 1.2M parameters).
 
-    What each choice buys. Latencies are TFLite float32 at 224x224 with 21 classes, batch 1,
-    one thread, from `benchmarks/lean_design.py` (the encoder alone: about 1.2 ms; this
-    model 1.84-1.90x that, and 1.66x at 352x480 with 12 classes; stage costs at 224:
-    conv67 0.04 ms, decoder_stage4 0.13, decoder_stage3 0.29, decoder_stage2 0.18,
-    classifier 0.04, mask 0.33):
+    What each choice buys (the latencies behind them, TFLite float32 stage by stage, are in
+    `benchmarks/lean_design.md`; `scripts/benchmark.py` measures the whole model):
 
     - Skips from conv2, conv3 and conv4 (strides 4, 8 and 16): the decoder reads the
       encoder's spatial detail instead of rebuilding it from the paper's 1x1x1000 code,
