@@ -281,3 +281,16 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     assert rows["lean"][3] == f"{lean['int8_vs_float32']['1t']:.2f}"
     assert rows["lean"][7] == str(hard["partitions"]) and rows["lean"][8].startswith(f"{hard['other_ops']} (")
     assert rows["lean_minimalistic"][7] == str(relu["partitions"])
+
+
+def test_data_throughput_quick_run_writes_json_and_markdown(tmp_path, capsys):
+    from keras_deconvnet.commands import benchmark_data
+
+    args = benchmark_data.get_args_parser().parse_args(["--quick", "--input-size", "64x64", "--output-dir", str(tmp_path)])
+    benchmark_data.main(args)
+    result = json.loads((tmp_path / "data_throughput.json").read_text())
+    assert result["pipeline_images_per_second"] > 0 and result["training_images_per_second"] > 0
+    assert result["ratio"] == pytest.approx(result["pipeline_images_per_second"] / result["training_images_per_second"])
+    assert result["input_size"] == [64, 64] and result["train_steps"] == 3
+    markdown = (tmp_path / "data_throughput.md").read_text()
+    assert "SegmentationCrossEntropy()" in markdown and markdown in capsys.readouterr().out

@@ -20,6 +20,7 @@ COMMANDS = {
     "predict": "predict",
     "export": "export",
     "benchmark": "benchmark",
+    "benchmark-data": "benchmark_data",
     "summarize": "summarize",
     "dataset-stats": "dataset_stats",
     "serve-client": "serve_client",
