@@ -90,7 +90,7 @@ def build_model(
         shape (batch, height, width, num_classes).
 
     Example:
-        >>> model = build_model("paper", num_classes=12, input_shape=(352, 480, 3))
+        >>> model = build_model("paper", num_classes=11, input_shape=(352, 480, 3))
     """
     if name not in MODEL_BUILDERS:
         raise UsageError(f"unknown model '{name}'; choose one of: {', '.join(MODEL_BUILDERS)}")

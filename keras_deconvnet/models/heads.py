@@ -147,9 +147,9 @@ def build_lraspp_small(
         A functional model from RGB 0..255 images to per-pixel logits at the input size.
 
     Example:
-        >>> model = build_lraspp_small(num_classes=12, input_shape=(352, 480, 3))
+        >>> model = build_lraspp_small(num_classes=11, input_shape=(352, 480, 3))
         >>> model.output.shape
-        (None, 352, 480, 12)
+        (None, 352, 480, 11)
     """
     return _build_lraspp("small", num_classes, input_shape, backbone_weights)
 
@@ -221,9 +221,9 @@ def build_aspp_small(
         A functional model from RGB 0..255 images to per-pixel logits at the input size.
 
     Example:
-        >>> model = build_aspp_small(num_classes=12, input_shape=(352, 480, 3))
+        >>> model = build_aspp_small(num_classes=11, input_shape=(352, 480, 3))
         >>> model.output.shape
-        (None, 352, 480, 12)
+        (None, 352, 480, 11)
     """
     backbone = build_mobilenet_v3(input_shape, "small", backbone_weights)
     (encoder,) = encoder_by_level(backbone, {"encoder": 5})

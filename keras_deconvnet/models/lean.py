@@ -146,7 +146,7 @@ def build_lean_deconvnet(
     367 training images also has less to overfit.
 
     Args:
-        num_classes: classes predicted per pixel (12 for CamVid with its void class).
+        num_classes: classes predicted per pixel (11 for CamVid; its void label is ignored).
         input_shape: (height, width, 3) with height and width multiples of 32.
         backbone_weights: None, "imagenet" or a path to MobileNetV3-Small weights (of the
             minimalistic variant if `minimalistic`).
@@ -162,9 +162,9 @@ def build_lean_deconvnet(
         A functional model from RGB 0..255 images to per-pixel logits at the input size.
 
     Example:
-        >>> model = build_lean_deconvnet(num_classes=12, input_shape=(352, 480, 3))
+        >>> model = build_lean_deconvnet(num_classes=11, input_shape=(352, 480, 3))
         >>> model.output.shape
-        (None, 352, 480, 12)
+        (None, 352, 480, 11)
     """
     if context and minimalistic:
         raise UsageError("lean_context is built on the hard-swish encoder; pass minimalistic=False")
