@@ -72,6 +72,28 @@ def tta_from_args(args: argparse.Namespace, metadata: dict):
     return None if tta == TestTimeAugmentation() else tta
 
 
+def add_dataset_arguments(
+    parser: argparse.ArgumentParser, *, split: str, purpose: str, required: bool = True, num_classes_default: str = ""
+) -> None:
+    """--dataset, --data-dir, --split, --num-classes and --ignore-label, as every command that
+    reads a dataset takes them (train and export have their own defaults and add theirs)."""
+    from keras_deconvnet.datasets import DATASET_NAMES
+
+    parser.add_argument("--dataset", required=required, choices=DATASET_NAMES, help=f"dataset {purpose}")
+    parser.add_argument(
+        "--data-dir",
+        help="the dataset's source folder: VOC/SBD archives or folders, the CamVid SegNet folder, "
+        "your own folder (none for demo)",
+    )
+    parser.add_argument("--split", default=split, help=f"split (default: {split}; CamVid also heldout_train, heldout_val)")
+    parser.add_argument(
+        "--num-classes", type=int, help=f"number of classes, for --dataset folder{num_classes_default}"
+    )
+    parser.add_argument(
+        "--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)"
+    )
+
+
 def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
     """`--verbose`: keep TensorFlow's, absl's and TFDS's logs, which `run` hides otherwise."""
     parser.add_argument(

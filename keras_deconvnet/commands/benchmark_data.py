@@ -9,8 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import parse_size
-from keras_deconvnet.datasets import DATASET_NAMES
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_size
 from keras_deconvnet.errors import UsageError
 
 QUICK = {"num_images": 16, "pipeline_batches": 20, "train_steps": 3, "shuffle_buffer": 64}
@@ -48,23 +47,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--shuffle-buffer", type=int, default=512, help="pipeline shuffle buffer (default: 512)"
     )
-    parser.add_argument(
-        "--dataset",
-        choices=DATASET_NAMES,
-        help="read this TFDS data set (prepared once, cached) instead of synthetic data",
-    )
-    parser.add_argument(
-        "--data-dir", help="the --dataset's source folder, as for scripts that train"
-    )
-    parser.add_argument("--split", default="train", help="the --dataset's split (default: train)")
-    parser.add_argument(
-        "--num-classes", type=int, help="classes of a --dataset folder (required for folder)"
-    )
-    parser.add_argument(
-        "--ignore-label",
-        type=int,
-        default=255,
-        help="ignore label of a --dataset folder (default: 255)",
+    add_dataset_arguments(
+        parser, split="train", required=False,
+        purpose="to read (prepared once, cached) instead of synthetic data",
     )
     parser.add_argument(
         "--quick",
@@ -78,6 +63,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=Path("benchmarks"),
         help="where data_throughput.json and data_throughput.md go (default: benchmarks)",
     )
+    add_verbose_argument(parser)
     return parser
 
 

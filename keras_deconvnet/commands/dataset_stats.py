@@ -2,27 +2,12 @@
 
 import argparse
 
-from keras_deconvnet.cli import add_verbose_argument
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    from keras_deconvnet.datasets import DATASET_NAMES
-
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", required=True, choices=DATASET_NAMES, help="dataset name")
-    parser.add_argument(
-        "--data-dir",
-        help="source folder: VOC/SBD archives or folders, the CamVid SegNet folder, your "
-        "folder (none for demo)",
-    )
-    parser.add_argument("--split", default="train", help="split to count (default: train)")
-    parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder")
-    parser.add_argument(
-        "--ignore-label",
-        type=int,
-        default=255,
-        help="ignore label, for --dataset folder (default: 255)",
-    )
+    add_dataset_arguments(parser, split="train", purpose="to count")
     add_verbose_argument(parser)
     return parser
 

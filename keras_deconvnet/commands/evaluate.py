@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from keras_deconvnet.cli import (
+    add_dataset_arguments,
     add_tta_arguments,
     add_verbose_argument,
     parse_size,
@@ -19,18 +20,13 @@ from keras_deconvnet.cli import (
     tta_from_args,
 )
 from keras_deconvnet.commands.choices import EVALUATION_MODES
-from keras_deconvnet.datasets import DATASET_NAMES
 from keras_deconvnet.json_files import write_json
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
-    parser.add_argument("--dataset", required=True, choices=DATASET_NAMES, help="dataset to evaluate on")
-    parser.add_argument("--data-dir", help="the dataset's source folder (not needed for demo)")
-    parser.add_argument("--split", default="val", help="split to evaluate (default: val)")
-    parser.add_argument("--num-classes", type=int, help="number of classes, for --dataset folder (default: the model's)")
-    parser.add_argument("--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)")
+    add_dataset_arguments(parser, split="val", purpose="to evaluate on", num_classes_default=" (default: the model's)")
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)
     parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
