@@ -10,7 +10,6 @@ Example:
     (B, H, W)
 """
 
-import json
 from pathlib import Path
 
 import keras
@@ -20,46 +19,10 @@ from ai_edge_litert.interpreter import Interpreter
 
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.models import load_model, resize_model
+from keras_deconvnet.export.formats import SERVING_SIGNATURE, read_metadata
+from keras_deconvnet.models import load_model, model_input_size, resize_model
 
-SERVING_SIGNATURE = "serving_default"
-BYTES_SIGNATURE = "serving_bytes"
-SAVED_MODEL_METADATA = Path("assets.extra") / "keras_deconvnet.json"
 _KERAS_BATCH = 16
-
-
-def metadata_path(artifact: str | Path) -> Path:
-    """Where the metadata JSON of an exported file or SavedModel version folder lives.
-
-    `NAME_v1_int8.tflite` -> `NAME_v1_int8.json` beside it (`NAME_v1.onnx` -> `NAME_v1.onnx.json`,
-    since `NAME_v1.json` is the `.keras` file's); a SavedModel version folder keeps it
-    inside, in `assets.extra/` (TF Serving ignores that folder).
-    """
-    artifact = Path(artifact)
-    if artifact.is_dir():
-        return artifact / SAVED_MODEL_METADATA
-    if artifact.suffix == ".onnx":
-        return artifact.with_name(f"{artifact.name}.json")
-    return artifact.with_suffix(".json")
-
-
-def read_metadata(artifact: str | Path) -> dict:
-    """The metadata JSON written by `keras_deconvnet.export` for `artifact`, or {} if none."""
-    path = metadata_path(artifact)
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read the metadata {path}: {error}") from None
-
-
-def model_input_size(model: keras.Model) -> tuple[int, int]:
-    """The fixed (height, width) of a segmentation model's images."""
-    height, width = model.input_shape[1:3]
-    if height is None or width is None:
-        raise UsageError(f"model '{model.name}' has no fixed input size; rebuild it with one")
-    return height, width
 
 
 class Predictor:

@@ -150,7 +150,7 @@ def dataset_images(
     Raises:
         UsageError: the dataset's classes differ from the model's, or the split is empty.
     """
-    from keras_deconvnet.inference import model_input_size
+    from keras_deconvnet.models import model_input_size
     from keras_deconvnet.pipeline import evaluation_pipeline
 
     if count < 1:

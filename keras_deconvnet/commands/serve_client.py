@@ -67,7 +67,7 @@ def grpc_predict(
     except ImportError:
         raise UsageError("--grpc needs tensorflow-serving-api: pip install -e '.[serving]'") from None
     from keras_deconvnet.export import BYTES_INPUT, crop_class_maps
-    from keras_deconvnet.inference import BYTES_SIGNATURE
+    from keras_deconvnet.export.formats import BYTES_SIGNATURE
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name

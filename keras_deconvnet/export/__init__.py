@@ -35,12 +35,27 @@ float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C
 `.keras` model does; ONNX Runtime checks it like the other files.
 """
 
-from keras_deconvnet.export.check import format_check_table
-from keras_deconvnet.export.exporter import DEFAULT_FORMATS, FORMATS, ExportCheckError, export_model
-from keras_deconvnet.export.metadata import next_version, release_artifacts
-from keras_deconvnet.export.saved_model import BYTES_INPUT, PADDING_CLASS
-from keras_deconvnet.export.serving import class_maps_from_rest_response, crop_class_maps, rest_request_body
-from keras_deconvnet.export.tflite import TFLITE_TYPES, convert_tflite, non_builtin_ops
+import importlib
+
+# Public name -> the module that defines it, imported on first use: `formats` needs no
+# TensorFlow, and `keras_deconvnet.inference` reads it without importing the exporters.
+_HOMES = {
+    "DEFAULT_FORMATS": "exporter",
+    "FORMATS": "exporter",
+    "ExportCheckError": "exporter",
+    "export_model": "exporter",
+    "format_check_table": "check",
+    "next_version": "metadata",
+    "release_artifacts": "metadata",
+    "BYTES_INPUT": "saved_model",
+    "PADDING_CLASS": "saved_model",
+    "class_maps_from_rest_response": "serving",
+    "crop_class_maps": "serving",
+    "rest_request_body": "serving",
+    "TFLITE_TYPES": "tflite",
+    "convert_tflite": "tflite",
+    "non_builtin_ops": "tflite",
+}
 
 __all__ = [
     "BYTES_INPUT",
@@ -59,3 +74,15 @@ __all__ = [
     "release_artifacts",
     "rest_request_body",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

@@ -17,7 +17,9 @@ from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, n
 from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
-from keras_deconvnet.inference import KerasPredictor, metadata_path, model_input_size
+from keras_deconvnet.export.formats import metadata_path
+from keras_deconvnet.inference import KerasPredictor
+from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
 
 FORMATS = ("keras", "saved_model", "tflite", "onnx")

@@ -13,13 +13,8 @@ from keras_deconvnet import __version__
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.saved_model import BYTES_INPUT, IMAGES_INPUT, PADDING_CLASS
-from keras_deconvnet.inference import (
-    BYTES_SIGNATURE,
-    SERVING_SIGNATURE,
-    metadata_path,
-    model_input_size,
-    read_metadata,
-)
+from keras_deconvnet.export.formats import BYTES_SIGNATURE, SERVING_SIGNATURE, metadata_path, read_metadata
+from keras_deconvnet.models import model_input_size
 
 NORMALISATION = "RGB 0..255, model normalises internally"
 

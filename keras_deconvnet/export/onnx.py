@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.inference import model_input_size
+from keras_deconvnet.models import model_input_size
 
 INSTALL_HINT = 'ONNX export needs tf2onnx and onnxruntime: pip install "keras-deconvnet[onnx]"'
 

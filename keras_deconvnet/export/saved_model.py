@@ -5,7 +5,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_deconvnet.inference import BYTES_SIGNATURE, SERVING_SIGNATURE, model_input_size
+from keras_deconvnet.export.formats import BYTES_SIGNATURE, SERVING_SIGNATURE
+from keras_deconvnet.models import model_input_size
 
 IMAGES_INPUT = "images"
 BYTES_INPUT = "image_bytes"

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from keras_deconvnet.inference import BYTES_SIGNATURE
+from keras_deconvnet.export.formats import BYTES_SIGNATURE
 
 
 def rest_request_body(image_bytes_list: Sequence[bytes], signature_name: str = BYTES_SIGNATURE) -> str:

@@ -9,7 +9,8 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as tflite_schema
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.inference import SERVING_SIGNATURE, model_input_size
+from keras_deconvnet.export.formats import SERVING_SIGNATURE
+from keras_deconvnet.models import model_input_size
 
 TFLITE_TYPES = ("float32", "float16", "int8")
 

@@ -104,6 +104,14 @@ def build_model(
     return set_batch_norm_momentum(model)
 
 
+def model_input_size(model: keras.Model) -> tuple[int, int]:
+    """The fixed (height, width) of a segmentation model's images."""
+    height, width = model.input_shape[1:3]
+    if height is None or width is None:
+        raise UsageError(f"model '{model.name}' has no fixed input size; rebuild it with one")
+    return height, width
+
+
 def fits(source: keras.Model, target: keras.Model) -> bool:
     """True if `source`'s weights have the shapes of `target`'s, one for one."""
     shapes = lambda model: [tuple(weight.shape) for weight in model.weights]

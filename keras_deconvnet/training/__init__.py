@@ -1,12 +1,12 @@
 """The paper's training loop (section III.C) the Keras way: `model.fit` with callbacks.
 
 Early stopping on validation mean IoU, the best and last models saved atomically (with the
-optimizer state), resumable runs (`BackupAndRestore`), a CSV of every epoch, TensorBoard
-and W&B. The paper's two experiments (Tables II and III) are the presets.
+optimizer state), runs that resume where they stopped (`resume`), a CSV of every epoch,
+TensorBoard and W&B. The paper's two experiments (Tables II and III) are the presets.
 
 One job a module: `config` (settings, presets, ranges), `data` (the batches, tf.data or
 NumPy), `class_weights`, `optim` (optimizer and schedule), `devices` (distribution and
-mixed precision), `callbacks` and `loop` (`train`). The names below are the public API,
+mixed precision), `callbacks`, `resume` and `loop` (`train`). The names below are the public API,
 imported on first use: `config` and `data` need no Keras, so the commands' `--help` reads the
 presets and defaults from them directly.
 """
