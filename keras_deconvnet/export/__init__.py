@@ -35,7 +35,7 @@ float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C
 `.keras` model does; ONNX Runtime checks it like the other files.
 """
 
-import importlib
+from keras_deconvnet.lazy import lazy_attributes
 
 # Public name -> the module that defines it, imported on first use: `formats` needs no
 # TensorFlow, and `keras_deconvnet.inference` reads it without importing the exporters.
@@ -76,13 +76,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, globals())

@@ -11,7 +11,7 @@ imported on first use: `config` and `data` need no Keras, so the commands' `--he
 presets and defaults from them directly.
 """
 
-import importlib
+from keras_deconvnet.lazy import lazy_attributes
 
 _HOMES = {
     "BestAndLastCheckpoints": "callbacks",
@@ -52,13 +52,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, globals())
