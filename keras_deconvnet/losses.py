@@ -14,7 +14,8 @@ Under a TensorFlow distribution strategy (`--strategy mirrored` or `multiworker`
 replica sees part of the batch, and Keras sums the replicas' gradients. The weighted means
 therefore divide by the weight of the **global** batch (summed over the replicas), so that
 the sum is the gradient of the one-device loss; Lovász-softmax, a function of a whole
-batch, is each replica's own divided by the replica count (the mean over replicas).
+batch, is each replica's own divided by the replica count (the mean over replicas), and
+OHEM keeps its `min_kept` hardest pixels per replica.
 """
 
 from collections.abc import Sequence

@@ -110,6 +110,8 @@ def training_pipeline(
         seed = random.SystemRandom().randrange(2**31)  # fresh randomness, one stream all the same
     size = split_size(dataset)
     steps = None if size is None else size // batch_size
+    if steps == 0:
+        raise UsageError(f"{size} training images cannot fill a batch of {batch_size}; use a smaller batch")
 
     def epoch_elements(epoch):
         # A pure function of (seed, epoch): a resumed run draws what the uninterrupted one did.

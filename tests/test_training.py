@@ -125,7 +125,9 @@ def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(small_config(run_dir, **settings))
-    assert json.loads((run_dir / "last_epoch.json").read_text())["epoch"] == 2
+    # The crash came after epoch 2's history row, before its checkpoint: epoch 2 is redone.
+    assert json.loads((run_dir / "last_epoch.json").read_text())["epoch"] == 1
+    assert len(history(run_dir)) == 2
     undo()
 
     # The weights come from the checkpoint, so a start file that has since gone is not read.
@@ -154,34 +156,44 @@ def test_early_stopping_goes_on_from_the_interrupted_runs_state():
 def test_a_torn_checkpoint_falls_back_to_the_last_good_one(tmp_path, monkeypatch, capsys):
     from keras_deconvnet.training.resume import resume_point
 
-    undo = crash_after_epoch(monkeypatch, 1)
+    undo = crash_after_epoch(monkeypatch, 2)
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
-        train(small_config(run_dir, epochs=3))
+        train(small_config(run_dir, epochs=4))
     undo()
     # Killed between renaming last.keras and writing last_epoch.json: the step count tells.
     state = json.loads((run_dir / "last_epoch.json").read_text())
+    assert state["epoch"] == 2
     (run_dir / "last_epoch.json").write_text(json.dumps({"epoch": 1, "iterations": state["iterations"] // 2}))
     assert resume_point(run_dir).epochs_done == 2
+    (run_dir / "last_epoch.json").write_text("{torn")  # then history.csv's rows count
+    assert resume_point(run_dir).epochs_done == 3  # the crash came after epoch 3's row
+    (run_dir / "last_epoch.json").write_text(json.dumps(state))
 
     best_epoch = json.loads((run_dir / "best_epoch.json").read_text())["epoch"]
     content = (run_dir / "last.keras").read_bytes()
     (run_dir / "last.keras").write_bytes(content[: len(content) // 2])  # killed mid-write, by another tool
     capsys.readouterr()
-    metrics = train(small_config(run_dir, epochs=3, resume=True))
+    metrics = train(small_config(run_dir, epochs=4, resume=True))
     warning = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "last.keras" in warning[0] and "resuming from" in warning[0] and "best.keras" in warning[0]
-    assert metrics["epochs_run"] == 3
-    assert [row["epoch"] for row in history(run_dir)] == [str(epoch) for epoch in range(3)]
-    assert len(history(run_dir)) == 3 and best_epoch in (1, 2)
+    assert metrics["epochs_run"] == 4
+    assert [row["epoch"] for row in history(run_dir)] == [str(epoch) for epoch in range(4)]
+    assert best_epoch in (1, 2)
 
 
-def test_resume_with_no_readable_checkpoint_says_so_in_one_line(tmp_path, monkeypatch):
+def test_a_run_killed_in_its_first_epoch_starts_again_and_torn_checkpoints_are_one_line(tmp_path, monkeypatch, capsys):
     undo = crash_after_epoch(monkeypatch, 0)
     run_dir = tmp_path / "run"
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(small_config(run_dir, epochs=2))
     undo()
+    assert not (run_dir / "last.keras").exists() and len(history(run_dir)) == 1
+    metrics = train(small_config(run_dir, epochs=2, resume=True))
+    assert "has no checkpoint yet: starting it from epoch 1" in capsys.readouterr().out
+    assert metrics["epochs_run"] == 2 and [row["epoch"] for row in history(run_dir)] == ["0", "1"]
+
+    (run_dir / "metrics.json").unlink()  # as if it had stopped again, with both files torn
     for name in ("last.keras", "best.keras"):
         (run_dir / name).write_bytes(b"torn")
     with pytest.raises(UsageError, match="cannot resume .*start a new run"):

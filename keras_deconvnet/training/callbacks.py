@@ -62,7 +62,8 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
     while saving keeps its last good checkpoint. The `.keras` files hold the optimizer
     state too: they are what `--resume` goes on from (`training.resume`), with
     `last_epoch.json` saying how many epochs `last.keras` holds. The best epoch's logs go to
-    `best_epoch.json`, so a resumed run knows what to beat.
+    `best_epoch.json`, so a resumed run knows what to beat. Put it after every other callback
+    that writes (the CSV log included): `last.keras` commits the epoch.
     """
 
     def __init__(self, run_dir: Path, monitor: str = "val_mean_iou"):
@@ -74,14 +75,15 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        self._save(self.run_dir / "last.keras")
-        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        write_json(self.run_dir / LAST_EPOCH_FILE, {"epoch": epoch + 1, "iterations": iterations})
         value = logs.get(self.monitor)
         if value is not None and value > self.best.get(self.monitor, -np.inf):
             self.best = {"epoch": epoch + 1, **logs}
             self._save(self.run_dir / "best.keras")
             write_json(self.run_dir / "best_epoch.json", self.best)
+        # last.keras is the epoch's commit point, written after everything else of the epoch.
+        self._save(self.run_dir / "last.keras")
+        iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        write_json(self.run_dir / LAST_EPOCH_FILE, {"epoch": epoch + 1, "iterations": iterations})
 
     def _save(self, path: Path) -> None:
         partial = path.with_name(f".{path.stem}.partial.keras")

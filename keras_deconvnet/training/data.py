@@ -117,6 +117,12 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
     val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
+    steps = split_size(train_split) // config.batch_size
+    if steps == 0:
+        raise UsageError(
+            f"the {config.train_split} split has fewer images than --batch-size "
+            f"{config.batch_size}; use a smaller batch"
+        )
     augmentation = _augmentation(config)
     train = training_pipeline(
         train_split,
@@ -135,12 +141,6 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
         sharding = tf.data.Options()
         sharding.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         train, val = train.with_options(sharding), val.with_options(sharding)
-    steps = split_size(train_split) // config.batch_size
-    if steps == 0:
-        raise UsageError(
-            f"the {config.train_split} split has fewer images than --batch-size "
-            f"{config.batch_size}; use a smaller batch"
-        )
 
     def training_masks():
         for _, masks in evaluation_pipeline(train_split, **labels, input_size=None, batch_size=1, mode="original"):

@@ -127,7 +127,10 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         )
         if resumed:
             restore_state(model, resumed.checkpoint)
+            resumed.checkpoint = None  # its weights and optimizer slots are copied: free them
             print(f"resuming {run_dir} after epoch {first_epoch} of {config.epochs}")
+        elif config.resume:
+            print(f"{run_dir} has no checkpoint yet: starting it from epoch 1")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if resumed and not chief and (run_dir / "best_epoch.json").is_file():
@@ -152,16 +155,16 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     wandb_mode = config.wandb if chief else "disabled"
     run = tracking.start_run(wandb_mode, config.wandb_project, out_dir, run_config, resume_id)
     checkpoints = BestAndLastCheckpoints(out_dir)
-    previous = monitored_history(run_dir, first_epoch, "val_mean_iou", keep_rows=chief) if resumed else []
+    previous = monitored_history(run_dir, first_epoch, "val_mean_iou", keep_rows=chief) if config.resume else []
     callbacks = [
         ValidationScores(iou, info.class_names),
         EpochStats(),
-        checkpoints,
         # 0: a fixed schedule
         *([ResumableEarlyStopping(config.patience, previous)] if config.patience else []),
         keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=config.resume),
         # Keras' TensorBoard callback writes through TensorFlow's summary ops.
         *([keras.callbacks.TensorBoard(str(out_dir / "tensorboard"))] if has_tensorflow() else []),
+        checkpoints,  # last: its last.keras commits the epoch
     ]
     if run is not None:
         wandb_id_file.write_text(run.id)

@@ -1,9 +1,10 @@
 """Where an interrupted run goes on from: its last good checkpoint and the epochs it finished.
 
-Every epoch, `BestAndLastCheckpoints` renames a complete `last.keras` (weights and optimizer
-state) into place and then writes `last_epoch.json` ({"epoch", "iterations"}). A crash
-between the two leaves a `last.keras` one epoch ahead of the JSON; its optimizer step count
-says so. A checkpoint that cannot be read (a torn or deleted file) gives way to `best.keras`
+Every epoch ends with its history.csv row and (if it is the best) `best.keras`, then
+`BestAndLastCheckpoints` renames a complete `last.keras` (weights and optimizer state) into
+place and writes `last_epoch.json` ({"epoch", "iterations"}). A crash between those two
+leaves a `last.keras` one epoch ahead of the JSON; its optimizer step count says so. A run
+killed before its first epoch ended has nothing to resume and starts again. A checkpoint that cannot be read (a torn or deleted file) gives way to `best.keras`
 with one line saying so. The data stream, early stopping and history.csv then continue from
 that epoch, so the resumed run is the run it would have been.
 """
@@ -26,7 +27,7 @@ from keras_deconvnet.training.callbacks import LAST_EPOCH_FILE
 class ResumePoint:
     """The checkpoint a run continues from, loaded with its optimizer, and the epochs it holds."""
 
-    checkpoint: keras.Model
+    checkpoint: keras.Model | None  # None once its state is copied into the run's model
     epochs_done: int
 
 
@@ -47,20 +48,26 @@ def _epochs_in(run_dir: Path, name: str, model: keras.Model) -> int:
     if name == "best.keras":
         best_file = run_dir / "best_epoch.json"
         return int(json.loads(best_file.read_text())["epoch"]) if best_file.is_file() else 0
-    state_file = run_dir / LAST_EPOCH_FILE
-    if not state_file.is_file():  # a run from before last_epoch.json: one history row an epoch
+    try:
+        state = json.loads((run_dir / LAST_EPOCH_FILE).read_text())
+        epoch, iterations = int(state["epoch"]), int(state["iterations"])
+    except (OSError, ValueError, KeyError, TypeError):
+        # None yet (killed after the first rename) or from older code: history.csv has a
+        # row for every epoch last.keras holds, since it is written first.
         return _history_epochs(run_dir)
-    state = json.loads(state_file.read_text())
-    ahead = _iterations(model) != state["iterations"]  # renamed, then the crash came
-    return state["epoch"] + int(ahead)
+    ahead = _iterations(model) != iterations  # renamed, then the crash came
+    return epoch + int(ahead)
 
 
-def resume_point(run_dir: Path) -> ResumePoint:
-    """The newest readable checkpoint of `run_dir` and the epochs finished with it.
+def resume_point(run_dir: Path) -> ResumePoint | None:
+    """The newest readable checkpoint of `run_dir` and the epochs finished with it; None if
+    the run stopped before its first epoch ended (nothing saved: it starts again).
 
     Raises:
-        UsageError: neither `last.keras` nor `best.keras` can be read.
+        UsageError: `last.keras` and `best.keras` exist but neither can be read.
     """
+    if not any((run_dir / name).exists() for name in ("last.keras", "best.keras")):
+        return None
     failures = []
     for name in ("last.keras", "best.keras"):
         path = run_dir / name
@@ -98,7 +105,10 @@ def monitored_history(run_dir: Path, epochs: int, monitor: str, keep_rows: bool 
     with open(history, newline="") as handle:
         reader = csv.DictReader(handle)
         fields, rows = reader.fieldnames, list(reader)[:epochs]
-    values = [float(row[monitor]) if row.get(monitor) not in (None, "", "nan") else None for row in rows]
+    if fields is None:  # created, but no epoch ended
+        return []
+    # "nan" counts as an epoch without improvement, as Keras' EarlyStopping counts it.
+    values = [float(row[monitor]) if row.get(monitor) not in (None, "") else None for row in rows]
     if not keep_rows:
         return values
     partial = history.with_name(f".{history.name}.partial")
