@@ -32,7 +32,7 @@ PRESETS = {
         "lr": 2e-3,
         "warmup_epochs": 2,
         "schedule": "cosine",
-        "epochs": 90,
+        "epochs": 180,
         "patience": 0,
     },
 }
