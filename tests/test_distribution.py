@@ -72,7 +72,8 @@ from keras_deconvnet.training import TrainConfig, summary_line, train
 
 config = TrainConfig(
     model="lean", dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 64},
-    input_size=(64, 64), batch_size=4, epochs=2, strategy="multiworker", wandb="disabled", output_dir=sys.argv[1],
+    input_size=(64, 64), batch_size=4, epochs=int(sys.argv[2]), strategy="multiworker", wandb="disabled",
+    output_dir=sys.argv[1], resume=sys.argv[3] == "resume",
 )
 print(summary_line(train(config), sys.argv[1]))
 """
@@ -88,11 +89,10 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def test_two_workers_train_one_run_that_only_the_chief_writes(tmp_path):
+def run_workers(tmp_path, run_dir, scratch, epochs: int, mode: str) -> None:
+    """Two workers on 127.0.0.1 train `run_dir` to `epochs`; asserts both exit 0."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
-    run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
-    scratch.mkdir()
-    command = [sys.executable, "-c", WORKER, str(run_dir)]
+    command = [sys.executable, "-c", WORKER, str(run_dir), str(epochs), mode]
     workers = []
     for index in range(2):
         env = {
@@ -111,9 +111,22 @@ def test_two_workers_train_one_run_that_only_the_chief_writes(tmp_path):
             log.close()
     logs = [(tmp_path / f"worker{index}.log").read_text()[-3000:] for index in range(2)]
     assert codes == [0, 0], logs
+
+
+def test_two_workers_train_one_run_that_only_the_chief_writes_and_resume_it(tmp_path):
+    run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
+    scratch.mkdir()
+    run_workers(tmp_path, run_dir, scratch, epochs=2, mode="new")
     rows = (run_dir / "history.csv").read_text().strip().splitlines()
     assert len(rows) == 3  # the header and two epochs, written once
     for name in ("config.json", "best.keras", "last.keras", "metrics.json", "model_summary.txt"):
         assert (run_dir / name).is_file(), name
     assert json.loads((run_dir / "config.json").read_text())["strategy"] == "multiworker"
+    assert not [path for path in scratch.iterdir() if path.name.startswith("keras-deconvnet-worker-")]
+
+    # Stopped after epoch 2 of 3 (as if killed), both workers resume from the chief's folder.
+    (run_dir / "metrics.json").unlink()
+    run_workers(tmp_path, run_dir, scratch, epochs=3, mode="resume")
+    assert [line.split(",")[0] for line in (run_dir / "history.csv").read_text().strip().splitlines()[1:]] == ["0", "1", "2"]
+    assert json.loads((run_dir / "last_epoch.json").read_text())["epoch"] == 3
     assert not [path for path in scratch.iterdir() if path.name.startswith("keras-deconvnet-worker-")]
