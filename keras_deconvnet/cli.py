@@ -73,10 +73,18 @@ def tta_from_args(args: argparse.Namespace, metadata: dict):
 
 
 def add_dataset_arguments(
-    parser: argparse.ArgumentParser, *, split: str, purpose: str, required: bool = True, num_classes_default: str = ""
+    parser: argparse.ArgumentParser,
+    *,
+    split: str | None,
+    purpose: str,
+    required: bool = True,
+    num_classes_default: str = "",
+    ignore_label_default: int | None = 255,
 ) -> None:
     """--dataset, --data-dir, --split, --num-classes and --ignore-label, as every command that
-    reads a dataset takes them (train and export have their own defaults and add theirs)."""
+    reads a dataset takes them. `split` None leaves --split out (train has two); a None
+    default leaves the value to the caller (train's saved config and presets). Export's
+    dataset is the run's, so it names its own flags."""
     from keras_deconvnet.datasets import DATASET_NAMES
 
     parser.add_argument("--dataset", required=required, choices=DATASET_NAMES, help=f"dataset {purpose}")
@@ -85,12 +93,16 @@ def add_dataset_arguments(
         help="the dataset's source folder: VOC/SBD archives or folders, the CamVid SegNet folder, "
         "your own folder (none for demo)",
     )
-    parser.add_argument("--split", default=split, help=f"split (default: {split}; CamVid also heldout_train, heldout_val)")
+    if split is not None:
+        parser.add_argument(
+            "--split", default=split, help=f"split (default: {split}; CamVid also heldout_train, heldout_val)"
+        )
     parser.add_argument(
         "--num-classes", type=int, help=f"number of classes, for --dataset folder{num_classes_default}"
     )
     parser.add_argument(
-        "--ignore-label", type=int, default=255, help="ignore label, for --dataset folder (default: 255)"
+        "--ignore-label", type=int, default=ignore_label_default,
+        help="label to ignore in your masks, for --dataset folder (default: 255)",
     )
 
 

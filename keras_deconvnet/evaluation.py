@@ -1,6 +1,6 @@
 """Measuring a model on a split: one confusion matrix over the whole split.
 
-Works for every format `keras_deconvnet.inference.load_predictor` opens (`.keras`,
+Works for every format `keras_deconvnet.export.load_predictor` opens (`.keras`,
 SavedModel, `.tflite`), so exported models are measured exactly as trained ones.
 """
 
@@ -24,7 +24,7 @@ def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = Non
     With `tta`, the logits of its views are averaged first.
 
     Args:
-        predictor: a `keras_deconvnet.inference` predictor.
+        predictor: a `keras_deconvnet.export` predictor.
         image: (H, W, 3) RGB, 0..255.
         tta: the views to average; None for the plain prediction.
 
@@ -47,7 +47,7 @@ def evaluate(
     """Mean IoU, pixel accuracy, per-class IoU and the confusion matrix of a split.
 
     Args:
-        predictor: a `keras_deconvnet.inference` predictor.
+        predictor: a `keras_deconvnet.export` predictor.
         split: the raw split (`keras_deconvnet.datasets.load_split`).
         info: its `DatasetInfo`.
         mode: "resize" scores at the model's input size (images bilinear, labels nearest);

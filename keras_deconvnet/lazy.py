@@ -1,8 +1,8 @@
 """Package attributes imported on first use, so that importing a package stays light.
 
 `keras_deconvnet.training` and `keras_deconvnet.export` name their public API in a dict of
-name -> submodule; `--help` and `keras_deconvnet.inference` can then import a light
-submodule (presets, format names) without the Keras- and TensorFlow-heavy rest.
+name -> submodule; `--help` and the commands can then import a light submodule (presets,
+format names) without the Keras- and TensorFlow-heavy rest.
 """
 
 import importlib

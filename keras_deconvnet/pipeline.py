@@ -54,6 +54,7 @@ def training_pipeline(
     seed: int | None = None,
     repeat: bool = False,
     first_epoch: int = 0,
+    size: int | None = None,
 ) -> tf.data.Dataset:
     """Shuffles, augments (scale, pad, crop, flip, colours), batches and prefetches training data.
 
@@ -73,6 +74,8 @@ def training_pipeline(
             Epoch e's order and augmentation depend on (seed, e) alone.
         repeat: an endless stream of epochs from `first_epoch` on; else that epoch alone.
         first_epoch: the epoch the data start at (a resumed run's next epoch).
+        size: the elements of one pass of `dataset` where the caller has counted them
+            (`split_size`); None counts them here, a pass over the data if tf.data does not know.
 
     Returns:
         A dataset of (images float32 (B, H, W, 3) in 0..255, masks int32 (B, H, W) with
@@ -108,7 +111,7 @@ def training_pipeline(
 
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)  # fresh randomness, one stream all the same
-    size = split_size(dataset)
+    size = split_size(dataset) if size is None else size
     steps = None if size is None else size // batch_size
     if steps == 0:
         raise UsageError(f"{size} training images cannot fill a batch of {batch_size}; use a smaller batch")

@@ -54,7 +54,7 @@ class TestTimeAugmentation:
         """Averaged logits of one image at its own resolution.
 
         Args:
-            predictor: a `keras_deconvnet.inference` predictor.
+            predictor: a `keras_deconvnet.export` predictor.
             image: (H, W, 3) RGB, 0..255.
 
         Returns:
@@ -88,7 +88,7 @@ def window_logits(predictor, image: np.ndarray) -> np.ndarray:
     """Logits of an image of any size from a model of a fixed input size.
 
     Args:
-        predictor: a `keras_deconvnet.inference` predictor.
+        predictor: a `keras_deconvnet.export` predictor.
         image: (h, w, 3) RGB, 0..255.
 
     Returns:

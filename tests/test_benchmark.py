@@ -124,9 +124,9 @@ def test_peak_rss_sees_an_allocation():
     if rss_bytes() is None:
         pytest.skip("no /proc/self/statm here")
     before = rss_bytes()
-    with PeakRSS() as peak:
+    with PeakRSS() as peak:  # its last sample, on leaving the block, sees the array
         block = np.ones(64 * 2**20, dtype=np.uint8)  # touched, so resident
-        del block
+    del block
     assert peak.bytes - before >= 32 * 2**20
 
 
@@ -281,6 +281,46 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     assert rows["lean"][3] == f"{lean['int8_vs_float32']['1t']:.2f}"
     assert rows["lean"][7] == str(hard["partitions"]) and rows["lean"][8].startswith(f"{hard['other_ops']} (")
     assert rows["lean_minimalistic"][7] == str(relu["partitions"])
+
+
+def test_files_run_times_a_keras_model_as_float32_beside_its_int8_file(script, tmp_path, capsys):
+    model = build_model("lean_minimalistic", num_classes=3, input_shape=(64, 64, 3))
+    model.save(tmp_path / "tiny.keras")
+    int8 = convert_tflite(model, ("int8",), calibration_images(2, (64, 64)))["int8"]
+    (tmp_path / "tiny_int8.tflite").write_bytes(int8)
+    files = [str(tmp_path / "tiny.keras"), str(tmp_path / "tiny_int8.tflite")]
+    argv = ["--files", ",".join(files), "--threads", "1", "--rounds", "1", "--tflite-runs", "2",
+            "--tflite-warmup", "0", "--out", str(tmp_path / "files")]
+    script.main(script.get_args_parser().parse_args(argv), argv)
+
+    result = json.loads((tmp_path / "files.json").read_text())
+    assert list(result["files"]) == files and result["command"].endswith(" ".join(argv))
+    keras_file, int8_file = result["files"].values()
+    assert keras_file["kind"] == "float32 TFLite of the .keras" and int8_file["kind"] == "as saved"
+    assert keras_file["output"] == "float32 1x64x64x3" and int8_file["output"] == "int8 1x64x64x3"
+    assert keras_file["vs_first"] == {"1t": 1.0} and int8_file["latency"]["1t"]["runs"] == 2
+    assert int8_file["vs_first"]["1t"] == pytest.approx(
+        int8_file["latency"]["1t"]["median_ms"] / keras_file["latency"]["1t"]["median_ms"]
+    )
+    assert keras_file["xnnpack"]["partitions"] == 1 and keras_file["xnnpack"]["other_ops"] == 0
+    markdown = (tmp_path / "files.md").read_text()
+    assert markdown in capsys.readouterr().out
+    row = next(line for line in markdown.splitlines() if line.startswith(f"| `{files[1]}`"))
+    assert f"| {int8_file['vs_first']['1t']:.2f} | {int8_file['xnnpack']['partitions']} |" in row
+
+
+def test_files_run_refuses_other_files_and_the_model_flags(script, tmp_path):
+    def run(*argv):
+        script.main(script.get_args_parser().parse_args(argv), list(argv))
+
+    (tmp_path / "model.onnx").write_bytes(b"onnx")
+    with pytest.raises(UsageError, match=r"model.onnx: time .tflite files, or .keras models"):
+        run("--files", str(tmp_path / "model.onnx"), "--out", str(tmp_path / "x"))
+    with pytest.raises(UsageError, match="missing.tflite does not exist"):
+        run("--files", str(tmp_path / "missing.tflite"), "--out", str(tmp_path / "x"))
+    with pytest.raises(UsageError, match="leave out --models"):
+        run("--files", "a.tflite", "--models", "lean")
+    assert not list(tmp_path.glob("x.*"))
 
 
 def test_data_throughput_quick_run_writes_json_and_markdown(tmp_path, capsys):

@@ -5,7 +5,6 @@ that need their own export use formats that convert in seconds.
 """
 
 import base64
-import hashlib
 import http.server
 import io
 import json
@@ -20,9 +19,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
+from conftest import load_script, random_images
 from PIL import Image
 
-from conftest import load_script, random_images
 from keras_deconvnet import UsageError, build_model
 from keras_deconvnet.export import (
     PADDING_CLASS,
@@ -35,7 +34,8 @@ from keras_deconvnet.export import (
     non_builtin_ops,
     rest_request_body,
 )
-from keras_deconvnet.inference import load_predictor
+from keras_deconvnet.export.formats import read_metadata
+from keras_deconvnet.export import load_predictor
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SIZE, CLASSES = 64, 3
@@ -184,21 +184,28 @@ def test_rest_request_body_round_trips_through_the_bytes_signature(loaded_saved_
     np.testing.assert_array_equal(class_maps[1], direct[1, :90, :40])
 
 
-def test_tflite_files_have_batch_1_builtin_ops_and_float_input_output(export):
+def test_tflite_files_have_batch_1_builtin_ops_float_input_and_logits_output(export):
     for dtype in ("float32", "float16", "int8"):
         path = export.artifacts[f"tflite_{dtype}"]
         assert non_builtin_ops(path.read_bytes()) == [], dtype
         interpreter = Interpreter(model_path=str(path))
         (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
         assert inputs["shape"].tolist() == [1, SIZE, SIZE, 3] and inputs["dtype"] == np.float32
-        assert outputs["shape"].tolist() == [1, SIZE, SIZE, CLASSES] and outputs["dtype"] == np.float32
+        assert outputs["shape"].tolist() == [1, SIZE, SIZE, CLASSES]
+        assert outputs["dtype"] == (np.int8 if dtype == "int8" else np.float32), dtype
 
 
-def test_int8_tflite_is_integer_inside_and_gives_valid_class_maps(export, images):
+def test_int8_tflite_is_integer_from_the_quantize_op_to_its_int8_logits(export, images):
     path = export.artifacts["tflite_int8"]
-    float_tensors = [t for t in Interpreter(model_path=str(path)).get_tensor_details() if t["dtype"] == np.float32]
-    assert len(float_tensors) == 2  # the float input and output around QUANTIZE/DEQUANTIZE
-    class_maps = load_predictor(path).class_map(images)
+    interpreter = Interpreter(model_path=str(path))
+    float_tensors = [t for t in interpreter.get_tensor_details() if t["dtype"] == np.float32]
+    assert len(float_tensors) == 1  # the float input before QUANTIZE; no DEQUANTIZE at the end
+    scale, _ = interpreter.get_output_details()[0]["quantization"]
+    assert scale > 0  # so the argmax of the int8 logits is the class map
+    assert read_metadata(path)["output"]["dtype"] == "int8"
+    predictor = load_predictor(path)
+    assert predictor.logits(images).dtype == np.float32  # dequantised for callers
+    class_maps = predictor.class_map(images)
     assert class_maps.dtype == np.int32 and class_maps.shape == (4, SIZE, SIZE)
     assert class_maps.min() >= 0 and class_maps.max() < CLASSES
 
@@ -376,7 +383,6 @@ def test_export_script_reports_a_missing_model_in_one_line(tmp_path):
 
 def test_release_gives_stable_names_and_replaces_an_earlier_release(tmp_path):
     from keras_deconvnet.export import release_artifacts
-    from keras_deconvnet.inference import read_metadata
 
     def fake_export(version: int) -> dict:
         files = {"keras": tmp_path / f"camvid_v{version}.keras", "tflite_int8": tmp_path / f"camvid_v{version}_int8.tflite"}
@@ -394,7 +400,6 @@ def test_release_gives_stable_names_and_replaces_an_earlier_release(tmp_path):
 
 
 def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
-    from keras_deconvnet.inference import read_metadata
     from keras_deconvnet.models import load_model
     from keras_deconvnet.models.precision import compute_dtypes
     from keras_deconvnet.training import TrainConfig, train
@@ -419,7 +424,8 @@ def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
 
 def test_onnx_is_exported_checked_and_opened_like_the_other_formats(model, images, tmp_path):
     from keras_deconvnet.export import release_artifacts
-    from keras_deconvnet.inference import load_predictor, read_metadata
+    from keras_deconvnet.export import load_predictor
+    from keras_deconvnet.export.formats import read_metadata
 
     pytest.importorskip("tf2onnx")
     pytest.importorskip("onnxruntime")

@@ -10,7 +10,7 @@ from conftest import random_images
 from keras_deconvnet import UsageError
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.export import export_model
-from keras_deconvnet.inference import KerasPredictor, load_predictor
+from keras_deconvnet.export import KerasPredictor, load_predictor
 from keras_deconvnet.models import build_model, resize_model
 
 SIZE = 32

@@ -266,3 +266,22 @@ def test_bad_arguments_raise_usage_errors():
     with pytest.raises(UsageError, match="scale_range"):
         training_pipeline(dataset, num_classes=3, ignore_label=255, input_size=(8, 8),
                           batch_size=1, scale_range=(2.0, 1.0))
+
+
+def test_a_size_the_caller_counted_is_not_counted_again(rng):
+    reads = []
+    pairs = [pattern_pair(rng, 16, 16) for _ in range(6)]
+
+    def generate():  # from_generator: tf.data does not know the split's size
+        for index, (image, mask) in enumerate(pairs):
+            reads.append(index)
+            yield {"image": image, "segmentation_mask": mask, "file_name": f"image_{index}.jpg"}
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=SIGNATURE)
+    options = dict(num_classes=NUM_CLASSES, ignore_label=255, input_size=(16, 16), batch_size=4, seed=0)
+    training_pipeline(dataset, **options)
+    assert len(reads) == 6  # counted: one pass over the data
+    reads.clear()
+    counted = training_pipeline(dataset, **options, size=6)
+    assert reads == []  # nothing read until batches are asked for
+    assert len(batches(counted)) == 1  # 6 images, batch 4: the incomplete batch dropped

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fixtures import write_camvid_tree
-from keras_deconvnet.inference import load_predictor
+from keras_deconvnet.export import load_predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE = ROOT / "saved_models" / "camvid"

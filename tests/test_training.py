@@ -80,7 +80,7 @@ def test_two_epochs_lower_the_training_loss(trained_run):
 def test_best_checkpoint_reloads_with_the_logged_val_miou(trained_run):
     from keras_deconvnet.datasets import load_split
     from keras_deconvnet.evaluation import evaluate
-    from keras_deconvnet.inference import load_predictor
+    from keras_deconvnet.export import load_predictor
 
     run_dir, metrics = trained_run
     split, info = load_split("demo", "val", None, **SMALL_DEMO)

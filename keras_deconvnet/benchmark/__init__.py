@@ -5,7 +5,7 @@ and TFLite (float32, int8) file sizes, batch-1 inference latency (Keras and Lite
 and 2 threads, median and p90), training throughput and peak training memory, and every
 figure as a ratio to the encoder's and to the VGG16 DeconvNet's, measured in the same run;
 and int8 against float32: their latency ratio and how XNNPACK splits each TFLite file
-(`xnnpack_partitions`, issue 15).
+(`xnnpack_partitions`, issue 15); and given model files side by side (`benchmark_files`).
 `run_benchmark(config)` does it all; `format_report(result)` writes the Markdown.
 
 Example:
@@ -18,6 +18,7 @@ figures of one run share the machine's conditions, which the report records.
 
 from keras_deconvnet.benchmark.config import MODEL_NAMES, QUICK, VGG, BenchmarkConfig
 from keras_deconvnet.benchmark.cost import count_multiply_adds, layer_calls, layer_multiply_adds
+from keras_deconvnet.benchmark.files import benchmark_files, format_files_table
 from keras_deconvnet.benchmark.memory import PeakRSS, rss_bytes
 from keras_deconvnet.benchmark.partitions import xnnpack_partitions
 from keras_deconvnet.benchmark.report import (
@@ -29,7 +30,7 @@ from keras_deconvnet.benchmark.report import (
     format_targets_table,
     int8_vs_float32,
 )
-from keras_deconvnet.benchmark.run import run_benchmark, size_name
+from keras_deconvnet.benchmark.run import machine_info, run_benchmark, size_name
 from keras_deconvnet.benchmark.timing import Timer, latency_stats, time_interleaved
 
 __all__ = [
@@ -40,7 +41,9 @@ __all__ = [
     "PeakRSS",
     "Timer",
     "add_ratios",
+    "benchmark_files",
     "count_multiply_adds",
+    "format_files_table",
     "format_int8_table",
     "format_ratio_table",
     "format_report",
@@ -50,6 +53,7 @@ __all__ = [
     "latency_stats",
     "layer_calls",
     "layer_multiply_adds",
+    "machine_info",
     "rss_bytes",
     "run_benchmark",
     "size_name",

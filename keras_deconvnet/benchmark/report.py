@@ -264,7 +264,7 @@ def format_report(result: dict) -> str:
         "multiplies are left out.",
         "- TFLite: batch 1, built-in ops only, float32 and int8 (full-integer post-training "
         f"quantisation calibrated on {config['calibration_images']} random 0..255 images, float "
-        "input and output), converted with `keras_deconvnet.export.convert_tflite`.",
+        "input, int8 logits out), converted with `keras_deconvnet.export.convert_tflite`.",
         f"- Latency, batch 1, ms as median / p90: {config['rounds']} rounds, each running every "
         f"model in turn (LiteRT {config['tflite_runs']} runs a round after "
         f"{config['tflite_warmup']} warm-up runs, XNNPACK as it applies by default; Keras: the "

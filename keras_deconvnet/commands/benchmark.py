@@ -11,12 +11,18 @@ Writes OUT.json and OUT.md and prints the Markdown. The logic is in keras_deconv
     python scripts/benchmark.py                      # every model at 224x224 and 352x480
     python scripts/benchmark.py --quick              # encoder, lean, VGG16 at 224x224, few runs
     python scripts/benchmark.py --quick --models encoder,lean --sizes 64x64
+
+With --files it times given model files instead, side by side, each as a ratio to the first:
+a release's int8 file against the float32 TFLite of its .keras model, say.
+
+    python scripts/benchmark.py --files saved_models/camvid/best.keras,saved_models/camvid/best_int8.tflite
 """
 
 import argparse
 import dataclasses
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -59,6 +65,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--models",
         help=f"comma-separated models, from {', '.join(MODEL_NAMES)} (default: all; with --quick: "
         f"{','.join(QUICK['models'])}); the ratio columns need encoder and {VGG}",
+    )
+    parser.add_argument(
+        "--files",
+        help="comma-separated .tflite files, and .keras models timed as float32 TFLite, to time "
+        "instead of the models (LiteRT invoke, --threads, --rounds, --tflite-runs, --tflite-warmup), "
+        "each also as a ratio to the first, with its XNNPACK partitions; --models, --sizes and "
+        "--quick do not apply (default OUT: runs/benchmark_files)",
     )
     parser.add_argument("--skip-vgg", action="store_true", help=f"leave out {VGG} (252M parameters, slow)")
     parser.add_argument(
@@ -115,7 +128,8 @@ def _int_list(text: str, flag: str) -> tuple[int, ...]:
 
 def output_stem(args: argparse.Namespace) -> Path:
     """Where OUT.json and OUT.md go: --out without a .json/.md suffix, or the default for the run."""
-    out = args.out or Path("runs/benchmark_quick" if args.quick else "benchmarks/results")
+    default = "runs/benchmark_files" if args.files else "runs/benchmark_quick" if args.quick else "benchmarks/results"
+    out = args.out or Path(default)
     return out.with_suffix("") if out.suffix in (".json", ".md") else out
 
 
@@ -147,20 +161,48 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
+def _files_report(args: argparse.Namespace, command: str) -> tuple[dict, str]:
+    """Times --files; returns the JSON-ready result and its Markdown."""
+    from keras_deconvnet.benchmark import benchmark_files, format_files_table, machine_info
+
+    if args.models or args.sizes or args.input_size or args.quick:
+        raise UsageError("--files times the given files; leave out --models, --sizes, --input-size and --quick")
+    defaults = DEFAULTS
+    load_before = os.getloadavg()
+    result = benchmark_files(
+        [path.strip() for path in args.files.split(",") if path.strip()],
+        threads=_int_list(args.threads, "--threads"),
+        rounds=args.rounds or defaults.rounds,
+        runs=args.tflite_runs or defaults.tflite_runs,
+        warmup=defaults.tflite_warmup if args.tflite_warmup is None else args.tflite_warmup,
+        seed=args.seed,
+    )
+    load = {"before": list(load_before), "after": list(os.getloadavg())}
+    result = {"command": command, "machine": {**machine_info(), "load_average": load}, **result}
+    report = (
+        f"# Model files, timed side by side\n\n`{command}`\n\n{format_files_table(result)}\n\n"
+        f"LiteRT invoke only, batch 1, median of runs interleaved across files; load average "
+        f"{load['before'][0]:.1f} before, {load['after'][0]:.1f} after; {result['machine']['cpu']}.\n"
+    )
+    return result, report
+
+
 def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     """Runs the benchmark; `argv` (default `sys.argv[1:]`) is recorded as the command."""
     from keras_deconvnet.benchmark import format_report, run_benchmark
 
-    config = config_from_args(args)
     # Every model traces its own inference and training functions, which TensorFlow's
     # retracing detector reports as "excessive retracing"; nothing is retraced in a timed run.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # tf.get_logger()
     out = output_stem(args)
-    out.parent.mkdir(parents=True, exist_ok=True)
     argv = sys.argv[1:] if argv is None else argv
     command = shlex.join(["TF_CPP_MIN_LOG_LEVEL=2", "python", "scripts/benchmark.py", *argv])
-    result = run_benchmark(config, command)
-    report = format_report(result)
+    if args.files:
+        result, report = _files_report(args, command)
+    else:
+        result = run_benchmark(config_from_args(args), command)
+        report = format_report(result)
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2) + "\n")
     out.with_name(out.name + ".md").write_text(report)
     print(report)

@@ -52,7 +52,7 @@ def main(args: argparse.Namespace) -> None:
         format_scores,
         write_confusion_matrix,
     )
-    from keras_deconvnet.inference import load_predictor
+    from keras_deconvnet.export import load_predictor
 
     predictor = load_predictor(args.model, input_size=args.input_size)
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")

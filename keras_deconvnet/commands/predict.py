@@ -53,7 +53,7 @@ def main(args: argparse.Namespace) -> None:
 
     from keras_deconvnet.datasets.palette import colorize
     from keras_deconvnet.evaluation import segment
-    from keras_deconvnet.inference import load_predictor
+    from keras_deconvnet.export import load_predictor
 
     paths = image_paths(Path(args.inputs))
     predictor = load_predictor(args.model, input_size=args.input_size)

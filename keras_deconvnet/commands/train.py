@@ -11,9 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_verbose_argument, parse_scale_range, parse_size
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_size
 from keras_deconvnet.commands.choices import LOSS_NAMES, MODEL_NAMES, WANDB_MODES
-from keras_deconvnet.datasets import DATASET_NAMES as DATASETS
 from keras_deconvnet.training.config import PRESETS, TrainConfig
 from keras_deconvnet.training.data import DATA_LOADERS
 
@@ -43,12 +42,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--model", choices=MODEL_NAMES, help=f"model to train (default: {DEFAULTS.model})")
-    add("--dataset", choices=DATASETS, help=f"dataset (default: {DEFAULTS.dataset}, as in the paper; 'demo' is generated, no download)")
-    add("--data-dir", help="the dataset's source folder: VOC/SBD archives or folders, the CamVid SegNet folder, your own folder")
+    add_dataset_arguments(
+        parser, split=None, required=False, ignore_label_default=None,
+        purpose=f"to train on (default: {DEFAULTS.dataset}, as in the paper; 'demo' is generated, no download)",
+    )
     add("--train-split", help=f"split to train on: train, train_aug (VOC), heldout_train (CamVid without sequence 0006R0), or several joined with '+', e.g. train+val (default: {DEFAULTS.train_split})")
     add("--val-split", help=f"split to validate on, e.g. heldout_val (CamVid's sequence 0006R0, a street the other splits never show) (default: {DEFAULTS.val_split})")
-    add("--num-classes", type=int, help="number of classes, for --dataset folder")
-    add("--ignore-label", type=int, help="label to ignore in your masks, for --dataset folder (default: 255)")
     add("--preset", choices=list(PRESETS), help="paper-exp1 and paper-exp2: the paper's Tables II and III; camvid: the CamVid recipe chosen on the held-out sequence (give --data-dir); explicit flags override. " + "; ".join(f"{name} = {describe(values)}" for name, values in PRESETS.items()))
     add("--optimizer", choices=("sgd", "adam", "adamw"), help=f"optimizer (default: {DEFAULTS.optimizer})")
     add("--lr", type=float, help=f"peak learning rate (default: {DEFAULTS.lr})")

@@ -1,4 +1,5 @@
-"""Export a model as `.keras`, a TF Serving SavedModel, TFLite and ONNX, and check every file.
+"""Export a model as `.keras`, a TF Serving SavedModel, TFLite and ONNX, check every file, and
+open any of them again (`load_predictor`).
 
 `export_model(model, "saved_models/NAME", check_images)` writes one new version of NAME:
 
@@ -25,10 +26,10 @@ SavedModel signatures (stable names, see the README, "Export and serving"):
   resized (bilinear) to the model's size; its logits are resized (bilinear) back to the
   original size before the argmax, as `keras_deconvnet.evaluation.segment` does.
 
-TFLite files have batch size 1, built-in ops only, float32 input (RGB 0..255) and float32
-logits output, for float16 and int8 too: float16 stores the weights in half precision,
-int8 quantises weights and activations (full-integer post-training quantisation with a
-representative dataset) between a QUANTIZE and a DEQUANTIZE op.
+TFLite files have batch size 1, built-in ops only and float32 input (RGB 0..255). float32
+and float16 files give float32 logits (float16 stores the weights in half precision); int8
+files quantise weights, activations and the logits they give (full-integer post-training
+quantisation with a representative dataset), whose argmax is the class map.
 
 The ONNX file (opt-in: it needs the `onnx` extra, tf2onnx and onnxruntime) takes `images`
 float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C), as the
@@ -37,8 +38,8 @@ float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C
 
 from keras_deconvnet.lazy import lazy_attributes
 
-# Public name -> the module that defines it, imported on first use: `formats` needs no
-# TensorFlow, and `keras_deconvnet.inference` reads it without importing the exporters.
+# Public name -> the module that defines it, imported on first use: the commands' --help
+# needs no TensorFlow, and opening an export does not import the exporters.
 _HOMES = {
     "DEFAULT_FORMATS": "exporter",
     "FORMATS": "exporter",
@@ -52,6 +53,14 @@ _HOMES = {
     "class_maps_from_rest_response": "serving",
     "crop_class_maps": "serving",
     "rest_request_body": "serving",
+    "KerasPredictor": "runtimes",
+    "OnnxPredictor": "runtimes",
+    "Predictor": "runtimes",
+    "SavedModelPredictor": "runtimes",
+    "TFLitePredictor": "runtimes",
+    "load_predictor": "runtimes",
+    "saved_model_dir": "runtimes",
+    "version_dirs": "runtimes",
     "TFLITE_TYPES": "tflite",
     "convert_tflite": "tflite",
     "non_builtin_ops": "tflite",
@@ -64,15 +73,23 @@ __all__ = [
     "PADDING_CLASS",
     "TFLITE_TYPES",
     "ExportCheckError",
+    "KerasPredictor",
+    "OnnxPredictor",
+    "Predictor",
+    "SavedModelPredictor",
+    "TFLitePredictor",
     "class_maps_from_rest_response",
     "convert_tflite",
     "crop_class_maps",
     "export_model",
     "format_check_table",
+    "load_predictor",
     "next_version",
     "non_builtin_ops",
     "release_artifacts",
     "rest_request_body",
+    "saved_model_dir",
+    "version_dirs",
 ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_deconvnet.inference import Predictor, load_predictor
+from keras_deconvnet.export.runtimes import Predictor, load_predictor
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
 
 # The fraction of check pixels whose argmax must equal the Keras model's; int8 is reported only.

@@ -1,8 +1,7 @@
 """What an exported file is and where its metadata lives: the names every format shares.
 
 The SavedModel signatures' names, and the metadata JSON beside (or, for a SavedModel, inside)
-each exported file. `keras_deconvnet.inference` reads exports through these, so they live
-here, with the code that writes them.
+each exported file. The writers and the runtimes (`runtimes.py`) of the exports share them.
 """
 
 import json

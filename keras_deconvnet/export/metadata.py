@@ -12,8 +12,8 @@ import numpy as np
 from keras_deconvnet import __version__
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.export.saved_model import BYTES_INPUT, IMAGES_INPUT, PADDING_CLASS
 from keras_deconvnet.export.formats import BYTES_SIGNATURE, SERVING_SIGNATURE, metadata_path, read_metadata
+from keras_deconvnet.export.saved_model import BYTES_INPUT, IMAGES_INPUT, PADDING_CLASS
 from keras_deconvnet.models import model_input_size
 
 NORMALISATION = "RGB 0..255, model normalises internally"
@@ -83,9 +83,15 @@ def _tensor_metadata(kind: str, height: int, width: int, num_classes: int) -> di
     if kind == "tflite_float16":
         tensors["quantisation"] = "float16 weights, float32 computation"
     elif kind == "tflite_int8":
+        tensors["output"] = {
+            **tensors["output"],
+            "dtype": "int8",
+            "values": "logits = scale * (value - zero_point), the output tensor's quantization; "
+            "the argmax of the int8 values is the class map",
+        }
         tensors["quantisation"] = (
-            "full-integer post-training quantisation: int8 weights and activations, "
-            "float32 input and output (QUANTIZE/DEQUANTIZE inside the model)"
+            "full-integer post-training quantisation: int8 weights, activations and logits, "
+            "float32 input (a QUANTIZE op inside the model)"
         )
     return tensors
 

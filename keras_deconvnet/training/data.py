@@ -117,7 +117,8 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
     val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
-    steps = split_size(train_split) // config.batch_size
+    size = split_size(train_split)  # counted once: a pass over the data where tf.data does not know
+    steps = size // config.batch_size
     if steps == 0:
         raise UsageError(
             f"the {config.train_split} split has fewer images than --batch-size "
@@ -131,6 +132,7 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
         photometric=PhotometricDistortion() if config.photometric else None,
         repeat=True,
         first_epoch=first_epoch,
+        size=size,
     )
     val = evaluation_pipeline(
         val_split, **labels, input_size=augmentation["input_size"], batch_size=config.batch_size

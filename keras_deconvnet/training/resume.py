@@ -35,12 +35,15 @@ def _iterations(model: keras.Model) -> int:
     return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
-def _history_epochs(run_dir: Path) -> int:
+def _history(run_dir: Path) -> tuple[list[str] | None, list[dict]]:
+    """history.csv's field names (None: no file, or no epoch ended) and rows."""
     history = run_dir / "history.csv"
     if not history.is_file():
-        return 0
-    with open(history) as handle:
-        return sum(1 for _ in csv.DictReader(handle))
+        return None, []
+    with open(history, newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    return reader.fieldnames, rows
 
 
 def _epochs_in(run_dir: Path, name: str, model: keras.Model) -> int:
@@ -54,7 +57,7 @@ def _epochs_in(run_dir: Path, name: str, model: keras.Model) -> int:
     except (OSError, ValueError, KeyError, TypeError):
         # None yet (killed after the first rename) or from older code: history.csv has a
         # row for every epoch last.keras holds, since it is written first.
-        return _history_epochs(run_dir)
+        return len(_history(run_dir)[1])
     ahead = _iterations(model) != iterations  # renamed, then the crash came
     return epoch + int(ahead)
 
@@ -99,22 +102,18 @@ def restore_state(model: keras.Model, checkpoint: keras.Model) -> None:
 def monitored_history(run_dir: Path, epochs: int, monitor: str, keep_rows: bool = True) -> list[float | None]:
     """`monitor` for each of the first `epochs` rows of history.csv; if `keep_rows`, the file
     then keeps only those rows (the epochs the checkpoint holds)."""
-    history = run_dir / "history.csv"
-    if not history.is_file():
+    fields, rows = _history(run_dir)
+    if fields is None:  # no file, or created but no epoch ended
         return []
-    with open(history, newline="") as handle:
-        reader = csv.DictReader(handle)
-        fields, rows = reader.fieldnames, list(reader)[:epochs]
-    if fields is None:  # created, but no epoch ended
-        return []
+    rows = rows[:epochs]
     # "nan" counts as an epoch without improvement, as Keras' EarlyStopping counts it.
     values = [float(row[monitor]) if row.get(monitor) not in (None, "") else None for row in rows]
     if not keep_rows:
         return values
-    partial = history.with_name(f".{history.name}.partial")
+    partial = run_dir / ".history.csv.partial"
     with open(partial, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(partial, history)
+    os.replace(partial, run_dir / "history.csv")
     return values

@@ -1,8 +1,10 @@
-"""One interface for every model format: `.keras`, a TF Serving SavedModel, `.tflite` and `.onnx`.
+"""Running what export writes: one interface for `.keras`, a TF Serving SavedModel, `.tflite`
+and `.onnx`.
 
-`load_predictor(path)` opens any of them as a `Predictor`, so evaluation, prediction and
-the export check measure every format the same way: float32 RGB images in 0..255 at the
-model's input size in, logits or class maps out.
+`load_predictor(path)` opens any of them as a `Predictor`, so the export check, evaluation
+and prediction run every format the same way: float32 RGB images in 0..255 at the model's
+input size in, logits or class maps out. It lives in `export` because the export check
+runs each file it writes; evaluation and the commands read exports through it.
 
 Example:
     >>> predictor = load_predictor("saved_models/camvid")  # the latest SavedModel version

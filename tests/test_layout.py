@@ -1,0 +1,58 @@
+"""The package's data flow: dataset -> pipeline -> model -> loss/metrics -> training -> export
+-> evaluation -> commands. No module imports one downstream of it (read from the source, so
+lazy imports inside functions count too)."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "keras_deconvnet"
+
+# Top-level module or subpackage -> its place in the flow; equal places may import each other.
+FLOW = {
+    "__init__": 0, "errors": 0, "labels": 0, "json_files": 0, "lazy": 0, "quiet": 0,
+    "datasets": 1,
+    "augmentation": 2, "pipeline": 2, "numpy_pipeline": 2,
+    "models": 3,
+    "losses": 4, "metrics": 4,
+    "training": 5, "curves": 5, "tracking": 5, "summary": 5,
+    "export": 6,
+    "tta": 7, "evaluation": 7,
+    "benchmark": 8,
+    "cli": 9, "commands": 9, "__main__": 9,
+}
+
+
+def _is_part(name: str) -> bool:
+    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir()
+
+
+def imported_parts(path: Path) -> set[str]:
+    """The top-level parts of keras_deconvnet that a source file imports."""
+    parts = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "keras_deconvnet":
+            parts.update(alias.name if _is_part(alias.name) else "__init__" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_deconvnet."):
+            parts.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            parts.update(alias.name.split(".")[1] for alias in node.names if alias.name.startswith("keras_deconvnet."))
+    return parts
+
+
+def test_no_module_imports_against_the_data_flow():
+    against = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        part = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        assert part in FLOW, f"{part}: give it a place in FLOW"
+        for imported in imported_parts(path) - {part}:
+            if FLOW[imported] > FLOW[part]:
+                against.append(f"{path.relative_to(PACKAGE)} imports {imported}")
+    assert against == []
+
+
+def test_an_import_against_the_flow_is_seen(tmp_path):
+    source = tmp_path / "check.py"
+    source.write_text("def f():\n    from keras_deconvnet.evaluation import segment\n")
+    assert imported_parts(source) == {"evaluation"}
+    source.write_text("from keras_deconvnet import tracking, __version__\nimport keras_deconvnet.export.tflite\n")
+    assert imported_parts(source) == {"tracking", "__init__", "export"}
