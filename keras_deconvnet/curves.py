@@ -2,7 +2,8 @@
 
 Four panels against epochs: train and val loss, train and val mean IoU, the learning rate,
 and the seconds each epoch took. A column a run did not log (an older run has no learning
-rate) leaves its panel empty rather than failing.
+rate) leaves its panel empty rather than failing. Losses are drawn on a log scale, so that
+one early spike of the val loss (tens, against a loss near 1) does not flatten the rest.
 """
 
 import csv
@@ -52,13 +53,25 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
     Returns:
         The path of curves.png.
     """
+    import matplotlib.pyplot as plt
+
+    run_dir = Path(run_dir)
+    figure = draw_curves(read_history(run_dir / "history.csv"), run_dir.name)
+    path = run_dir / "curves.png"
+    partial = run_dir / ".curves.partial.png"
+    figure.savefig(partial, dpi=100)
+    plt.close(figure)
+    os.replace(partial, path)
+    return path
+
+
+def draw_curves(history: dict[str, list[float]], title: str):
+    """The four panels of `history` (as `read_history` gives it) in a matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    run_dir = Path(run_dir)
-    history = read_history(run_dir / "history.csv")
     numbers = history.get("epoch", [])
     rows = len(next(iter(history.values())))
     if len(numbers) == rows and all(math.isfinite(n) for n in numbers):
@@ -66,21 +79,20 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
     else:  # no usable epoch column: number the rows
         epochs = list(range(1, rows + 1))
     figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
-    for axis, (title, series) in zip(axes.flat, _PANELS):
+    for axis, (panel, series) in zip(axes.flat, _PANELS):
+        values = []
         for column, label in series:
             if column in history:
                 axis.plot(epochs, history[column], label=label)
-        axis.set_title(title)
+                values += [value for value in history[column] if math.isfinite(value)]
+        axis.set_title(panel)
         axis.grid(alpha=0.3)
+        if panel == "loss" and values and min(values) > 0:
+            axis.set_yscale("log")
         if any(label for column, label in series if column in history):
             axis.legend()
     for axis in axes[1]:
         axis.set_xlabel("epoch")
-    figure.suptitle(run_dir.name)
+    figure.suptitle(title)
     figure.tight_layout()
-    path = run_dir / "curves.png"
-    partial = run_dir / ".curves.partial.png"
-    figure.savefig(partial, dpi=100)
-    plt.close(figure)
-    os.replace(partial, path)
-    return path
+    return figure

@@ -5,7 +5,8 @@ Hidden: the C++ logs (oneDNN notices, CUDA probing on a CPU such as "failed call
 "did not fully read the dataset being cached"), which TF_CPP_MIN_LOG_LEVEL=3 silences once
 TensorFlow is loaded; the lines its native libraries write while being loaded, before they read
 that variable, which go to /dev/null for the duration of the first `import tensorflow`; and
-the INFO and WARNING records of absl, TensorFlow and TFDS ("Using custom data configuration",
+the notices the TFLite converter and LiteRT print whatever the log level
+(`native_notices_hidden`); the INFO and WARNING records of absl, TensorFlow and TFDS ("Using custom data configuration",
 "Downloading and preparing dataset"); tf2onnx's tracebacks of the graph optimisations it
 skips and recovers from; and, when stderr is not a terminal (a log file), the
 progress bars TFDS draws while it prepares a dataset. Errors raised as exceptions still reach
@@ -42,6 +43,19 @@ def quiet_logs(verbose: bool = False) -> None:
         absl_logging.set_verbosity(absl_logging.ERROR)
     if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImport())
+
+
+@contextlib.contextmanager
+def native_notices_hidden():
+    """Hides what native code writes to stderr inside the block while TensorFlow's logs are
+    hidden (TF_CPP_MIN_LOG_LEVEL=3, as `quiet_logs` sets it): the TFLite converter's
+    "fully_quantize: ..." line and LiteRT's "Created TensorFlow Lite XNNPACK delegate" obey
+    no log level. Failures still arrive as exceptions, with their messages."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    with stderr_to_devnull():
+        yield
 
 
 @contextlib.contextmanager

@@ -116,6 +116,24 @@ def test_quiet_logs_set_level_3_unless_the_user_set_one_or_asks_for_verbose(user
     assert done.stdout.strip() == level, done.stderr
 
 
+CONVERT_AND_RUN = (
+    "import sys, numpy as np; from keras_deconvnet.quiet import quiet_logs; quiet_logs('--verbose' in sys.argv); "
+    "from keras_deconvnet.models import build_model; from keras_deconvnet.export import convert_tflite; "
+    "from keras_deconvnet.export.runtimes import litert_interpreter; "
+    "model = build_model('lean_minimalistic', num_classes=3, input_shape=(32, 32, 3)); "
+    "images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype('float32'); "
+    "litert_interpreter(convert_tflite(model, ('int8',), images)['int8']); print('converted')"
+)
+
+
+def test_the_converter_and_litert_notices_stay_hidden_unless_verbose():
+    quiet = run(sys.executable, "-c", CONVERT_AND_RUN)
+    assert quiet.stdout.strip() == "converted", quiet.stderr
+    assert "fully_quantize" not in quiet.stderr and "XNNPACK delegate" not in quiet.stderr
+    verbose = run(sys.executable, "-c", CONVERT_AND_RUN, "--verbose")
+    assert "fully_quantize" in verbose.stderr and "XNNPACK delegate" in verbose.stderr
+
+
 def test_ctrl_c_names_the_resume_command_the_way_training_was_started(monkeypatch):
     monkeypatch.setattr(sys, "argv", ["keras-deconvnet train", "--resume"])
     assert resume_command() == "keras-deconvnet train"

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.curves import plot_curves, read_history
+from keras_deconvnet.curves import draw_curves, plot_curves, read_history
 
 HEADER = "epoch,loss,mean_iou,val_loss,val_mean_iou,learning_rate,epoch_seconds\n"
 ROWS = "0,2.0,0.1,1.8,0.15,0.001,30.5\n1,1.5,0.2,1.6,0.2,0.0005,29.0\n2,1.2,0.3,,0.25,0.0001,28.7\n"
@@ -35,6 +35,18 @@ def test_a_history_without_learning_rate_or_epochs_still_draws(tmp_path):
     assert plot_curves(tmp_path).is_file()
     (tmp_path / "history.csv").write_text("loss,val_loss\n2.0,1.9\n1.0,1.2\n")
     assert plot_curves(tmp_path).is_file()
+
+
+def test_losses_are_on_a_log_scale_unless_one_is_not_positive():
+    import matplotlib.pyplot as plt
+
+    spike = {"loss": [2.0, 1.5, 1.2], "val_loss": [2.1, 67.0, 1.3], "mean_iou": [0.1, 0.2, 0.3]}
+    figure = draw_curves(spike, "run")
+    assert figure.axes[0].get_yscale() == "log" and figure.axes[1].get_yscale() == "linear"
+    plt.close(figure)
+    figure = draw_curves({**spike, "loss": [0.5, 0.0, -0.1]}, "run")  # a loss that can reach 0
+    assert figure.axes[0].get_yscale() == "linear"
+    plt.close(figure)
 
 
 def test_a_missing_or_empty_history_is_one_line_error(tmp_path):

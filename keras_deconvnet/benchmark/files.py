@@ -12,12 +12,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
 from keras_deconvnet.benchmark.partitions import xnnpack_partitions
 from keras_deconvnet.benchmark.timing import Timer, latency_stats, tflite_call, time_interleaved
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export import convert_tflite
+from keras_deconvnet.export.runtimes import litert_interpreter
 
 FILE_SUFFIXES = (".tflite", ".keras")
 
@@ -38,7 +38,7 @@ def tflite_content(path: str | Path) -> tuple[bytes, str]:
 
 def _input_image(content: bytes, seed: int) -> np.ndarray:
     """A random image of the file's input shape and type."""
-    detail = Interpreter(model_content=content).get_input_details()[0]
+    detail = litert_interpreter(content).get_input_details()[0]
     rng, dtype = np.random.default_rng(seed), np.dtype(detail["dtype"])
     if dtype.kind == "f":
         return rng.uniform(0, 255, detail["shape"]).astype(dtype)
@@ -81,7 +81,7 @@ def benchmark_files(
     files, timers = {}, {}
     for path in map(str, paths):
         content, kind = tflite_content(path)
-        interpreter = Interpreter(model_content=content)
+        interpreter = litert_interpreter(content)
         files[path] = {
             "kind": kind,
             "input": _tensor_text(interpreter.get_input_details()[0]),

@@ -8,7 +8,7 @@ slower than their float32 twins (issue 15).
 
 from collections import Counter
 
-from ai_edge_litert.interpreter import Interpreter
+from keras_deconvnet.export.runtimes import litert_interpreter
 
 # The name a delegate's node has in the interpreter's node list (XNNPACK's included).
 DELEGATE_OP = "DELEGATE"
@@ -46,8 +46,7 @@ def xnnpack_partitions(content: bytes) -> dict:
         {'partitions': 20, 'ops': 136, 'delegated_ops': 117, 'other_ops': 19,
          'other_op_names': {'ADD': 1, 'HARD_SWISH': 18}}
     """
-    interpreter = Interpreter(model_content=content, num_threads=1)
-    interpreter.allocate_tensors()  # XNNPACK is applied here
+    interpreter = litert_interpreter(content, num_threads=1)  # XNNPACK is applied here
     nodes = interpreter._get_ops_details()  # private: see the docstring
     delegates = [node for node in nodes if node["op_name"] == DELEGATE_OP]
     model_ops = [node for node in nodes if node["op_name"] != DELEGATE_OP]

@@ -7,9 +7,9 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export.runtimes import litert_interpreter
 
 
 def calibration_images(count: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -39,8 +39,7 @@ def keras_call(model: keras.Model, image: np.ndarray) -> Callable[[], np.ndarray
 
 def tflite_call(content: bytes, image: np.ndarray, num_threads: int) -> Callable[[], None]:
     """One invoke of a LiteRT interpreter (XNNPACK as it applies by default) on `image`."""
-    interpreter = Interpreter(model_content=content, num_threads=num_threads)
-    interpreter.allocate_tensors()
+    interpreter = litert_interpreter(content, num_threads)
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image)
     return interpreter.invoke
 

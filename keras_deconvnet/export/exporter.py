@@ -13,12 +13,12 @@ import numpy as np
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.check import MIN_AGREEMENT, CheckRow, check_artifacts
+from keras_deconvnet.export.formats import metadata_path
 from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version
 from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.runtimes import KerasPredictor
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
-from keras_deconvnet.export.formats import metadata_path
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
 

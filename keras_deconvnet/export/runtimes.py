@@ -23,6 +23,7 @@ from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.formats import SERVING_SIGNATURE, read_metadata
 from keras_deconvnet.models import load_model, model_input_size, resize_model
+from keras_deconvnet.quiet import native_notices_hidden
 
 _KERAS_BATCH = 16
 
@@ -129,8 +130,7 @@ class TFLitePredictor(Predictor):
     """
 
     def __init__(self, path: Path, num_threads: int | None = None) -> None:
-        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        self._interpreter.allocate_tensors()
+        self._interpreter = litert_interpreter(path, num_threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         in_shape, out_shape = tuple(self._input["shape"]), tuple(self._output["shape"])
@@ -170,6 +170,16 @@ class OnnxPredictor(Predictor):
 
     def _logits(self, images: np.ndarray) -> np.ndarray:
         return self._session.run(None, {self._input: images})[0]
+
+
+def litert_interpreter(model: str | Path | bytes, num_threads: int | None = None) -> Interpreter:
+    """A LiteRT interpreter of a `.tflite` path or flatbuffer with its tensors allocated, which
+    applies XNNPACK; LiteRT's notice of the delegate is hidden with TensorFlow's logs."""
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    with native_notices_hidden():
+        interpreter = Interpreter(**source, num_threads=num_threads)
+        interpreter.allocate_tensors()
+    return interpreter
 
 
 def _quantize(values: np.ndarray, detail: dict) -> np.ndarray:

@@ -16,6 +16,7 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.formats import SERVING_SIGNATURE
 from keras_deconvnet.models import model_input_size
+from keras_deconvnet.quiet import native_notices_hidden
 
 TFLITE_TYPES = ("float32", "float16", "int8")
 
@@ -78,7 +79,8 @@ def _convert(saved_model: str, dtype: str, calibration_images, size: tuple[int, 
         # int8 file's latency, and their argmax is the class map as it is (positive scale).
         converter.inference_output_type = tf.int8
     try:
-        content = converter.convert()
+        with native_notices_hidden():
+            content = converter.convert()
     except UsageError:
         raise
     except Exception as error:
