@@ -16,6 +16,7 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.formats import SERVING_SIGNATURE
 from keras_deconvnet.models import model_input_size
+from keras_deconvnet.models.deploy import deploy_model
 from keras_deconvnet.quiet import native_notices_hidden
 
 TFLITE_TYPES = ("float32", "float16", "int8")
@@ -29,7 +30,8 @@ def convert_tflite(
     """Converts a model to TFLite flatbuffers of batch size 1 with built-in ops only.
 
     The model goes through a temporary batch-1 SavedModel (`TFLiteConverter.from_saved_model`,
-    as Keras' own LiteRT export does), converted once per type.
+    as Keras' own LiteRT export does), converted once per type, in its deploy form
+    (`deploy_model`: transposed convs as 1x1 convs and depth-to-space, the same function).
 
     Args:
         model: a functional model from RGB 0..255 images to logits.
@@ -49,6 +51,7 @@ def convert_tflite(
     if "int8" in tflite_types and calibration_images is None:
         raise UsageError("int8 TFLite needs calibration images (a representative dataset)")
     height, width = model_input_size(model)
+    model = deploy_model(model)
     archive = keras.export.ExportArchive()
     archive.add_endpoint(
         SERVING_SIGNATURE,

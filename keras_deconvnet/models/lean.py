@@ -70,7 +70,8 @@ def _context_stage(features_shape: tuple) -> keras.Model:
 
 def _upsample(x: keras.KerasTensor, filters: int, mode: str, name: str) -> keras.KerasTensor:
     """x2 to `filters` channels: a 2x2 stride-2 transposed conv ("deconv"), or a 1x1 conv
-    at the input resolution then bilinear x2 ("bilinear"); batch norm either way."""
+    at the input resolution then bilinear x2 ("bilinear"); batch norm either way. The
+    names `NAME_deconv` and `NAME_deconv_bn` are how `deploy_model` finds what it folds."""
     if mode == "deconv":
         x = layers.Conv2DTranspose(filters, 2, strides=2, use_bias=False, name=f"{name}_deconv")(x)
         return layers.BatchNormalization(name=f"{name}_deconv_bn")(x)

@@ -1,0 +1,111 @@
+"""`deploy_model`: the same function, in the form LiteRT's XNNPACK runs fastest.
+
+The lean decoder upsamples with a 2x2 stride-2 transposed conv followed by batch norm
+(`NAME_deconv`, `NAME_deconv_bn`). With no overlap between the 2x2 windows, that is one 1x1
+conv to four times the channels, the batch norm folded into its weights and bias, followed
+by depth-to-space:
+
+    out[2i + a, 2j + b, o] = s[o] * sum_c x[i, j, c] K[a, b, o, c] + t[o]
+                           = depth_to_space(x @ W + bias)[2i + a, 2j + b, o]
+
+with W[c, (2a + b) C + o] = s[o] K[a, b, o, c] and bias[(2a + b) C + o] = t[o]. XNNPACK runs
+the 1x1 conv as a plain matrix product and folds nothing after a TRANSPOSE_CONV, so the TFLite
+files are converted from this form (README, "Efficiency"); `.keras` files keep the trainable one.
+"""
+
+import keras
+import numpy as np
+from keras import layers
+
+
+class PixelShuffleConv(layers.Layer):
+    """A 1x1 conv with bias to `4 * filters` channels, then depth-to-space by 2."""
+
+    def __init__(self, filters: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.filters = filters
+
+    def build(self, input_shape) -> None:
+        self.kernel = self.add_weight(shape=(1, 1, input_shape[-1], 4 * self.filters), name="kernel")
+        self.bias = self.add_weight(shape=(4 * self.filters,), name="bias", initializer="zeros")
+
+    def call(self, inputs, **kwargs):  # kwargs: what the replaced layer's call was given
+        return keras.ops.depth_to_space(keras.ops.conv(inputs, self.kernel) + self.bias, 2)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+        double = [None if size is None else 2 * size for size in (height, width)]
+        return (batch, *double, self.filters)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "filters": self.filters}
+
+
+class Folded(layers.Layer):
+    """Stands where a batch norm was folded into the layer before it: passes its input on."""
+
+    def call(self, inputs, **kwargs):  # kwargs: the batch norm's training and mask
+        return inputs
+
+
+def _foldable(model: keras.Model) -> dict[int, tuple[layers.Layer, layers.Layer]]:
+    """{id of a 2x2 stride-2 transposed conv: (it, the batch norm named after it)}, nested
+    models walked into."""
+    pairs = {}
+    by_name = {layer.name: layer for layer in model.layers}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            pairs |= _foldable(layer)
+            continue
+        norm = by_name.get(f"{layer.name}_bn")
+        if (
+            isinstance(layer, layers.Conv2DTranspose)
+            and isinstance(norm, layers.BatchNormalization)
+            and tuple(layer.kernel_size) == tuple(layer.strides) == (2, 2)
+            and layer.padding == "valid"
+            and not layer.use_bias
+            and layer.activation is keras.activations.linear
+            and layer.data_format == "channels_last"
+        ):
+            pairs[id(layer)] = (layer, norm)
+    return pairs
+
+
+def _pixel_shuffle_conv(deconv: layers.Conv2DTranspose, norm: layers.BatchNormalization) -> PixelShuffleConv:
+    kernel = keras.ops.convert_to_numpy(deconv.kernel).astype(np.float64)  # (2, 2, out, in)
+    gamma, beta, mean, variance = (
+        keras.ops.convert_to_numpy(weight).astype(np.float64)
+        for weight in (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance)
+    )
+    scale = gamma / np.sqrt(variance + norm.epsilon)
+    shift = beta - mean * scale
+    filters, channels = kernel.shape[2], kernel.shape[3]
+    # (2, 2, out, in) -> (in, 2, 2, out) -> (in, 4 * out): column (2a + b) * out + o.
+    weights = np.transpose(kernel * scale[:, None], (3, 0, 1, 2)).reshape(channels, 4 * filters)
+    # The replaced layer's dtype policy, not the global one (a --mixed-precision process).
+    layer = PixelShuffleConv(filters, name=deconv.name, dtype=deconv.dtype_policy)
+    layer.build((None, None, None, channels))
+    layer.kernel.assign(weights[None, None].astype("float32"))
+    layer.bias.assign(np.tile(shift, 4).astype("float32"))
+    return layer
+
+
+def deploy_model(model: keras.Model) -> keras.Model:
+    """`model` with each 2x2 stride-2 transposed conv and its batch norm replaced by
+    `PixelShuffleConv` (the same function, to float32 rounding); `model` itself if it has none.
+
+    The other layers are shared with `model`, so the result is for export, not for training.
+    """
+    pairs = _foldable(model)
+    if not pairs:
+        return model
+    folded_norms = {id(norm) for _, norm in pairs.values()}
+
+    def clone(layer: layers.Layer) -> layers.Layer:
+        if id(layer) in pairs:
+            return _pixel_shuffle_conv(*pairs[id(layer)])
+        if id(layer) in folded_norms:
+            return Folded(name=layer.name, dtype=layer.dtype_policy)
+        return layer
+
+    return keras.models.clone_model(model, clone_function=clone, recursive=True)

@@ -1,0 +1,78 @@
+"""The deploy form TFLite is converted from: the same function, transposed convs folded away."""
+
+import keras
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as tflite_schema
+from keras import layers
+
+from keras_deconvnet.export import convert_tflite
+from keras_deconvnet.models import build_model
+from keras_deconvnet.models.deploy import Folded, PixelShuffleConv, deploy_model
+
+SHAPE = (64, 96, 3)
+
+
+def with_random_batch_norms(model: keras.Model, seed: int = 1) -> keras.Model:
+    """Gives every batch norm statistics far from the identity it starts as, so folding shows."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            with_random_batch_norms(layer, seed + 1)
+        elif isinstance(layer, layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.3, beta.shape),
+                rng.normal(0, 0.3, mean.shape), rng.uniform(0.5, 2.0, variance.shape),
+            ])
+    return model
+
+
+def all_layers(model: keras.Model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from all_layers(layer)
+
+
+def tflite_op_names(content: bytes) -> set[str]:
+    names = {code: name for name, code in vars(tflite_schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = tflite_schema.Model.GetRootAs(content, 0)
+    codes = (model.OperatorCodes(index) for index in range(model.OperatorCodesLength()))
+    return {names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())] for code in codes}
+
+
+@pytest.mark.parametrize("name", ["lean", "lean_minimalistic"])
+def test_the_deploy_form_computes_the_same_logits(name):
+    model = with_random_batch_norms(build_model(name, num_classes=5, input_shape=SHAPE))
+    deployed = deploy_model(model)
+    kinds = [type(layer) for layer in all_layers(deployed)]
+    assert kinds.count(PixelShuffleConv) == 2 and kinds.count(Folded) == 2  # decoder stages 4 and 3
+    assert layers.Conv2DTranspose not in kinds
+    images = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(deployed.predict(images, verbose=0), expected, atol=1e-4 * np.abs(expected).max())
+
+
+def test_the_deploy_form_keeps_the_layers_policy_under_a_global_mixed_one():
+    model = build_model("lean_minimalistic", num_classes=5, input_shape=SHAPE)  # float32
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        deployed = deploy_model(model)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    new = [layer for layer in all_layers(deployed) if isinstance(layer, (PixelShuffleConv, Folded))]
+    assert len(new) == 4 and {layer.dtype_policy.compute_dtype for layer in new} == {"float32"}
+
+
+def test_a_model_without_a_foldable_transposed_conv_is_returned_as_it_is():
+    model = build_model("lraspp_small", num_classes=5, input_shape=SHAPE)
+    assert deploy_model(model) is model
+
+
+def test_tflite_files_have_depth_to_space_where_the_transposed_convs_were():
+    model = build_model("lean_minimalistic", num_classes=5, input_shape=SHAPE)
+    images = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")
+    for dtype, content in convert_tflite(model, ("float32", "int8"), images).items():
+        ops = tflite_op_names(content)
+        assert "DEPTH_TO_SPACE" in ops and "TRANSPOSE_CONV" not in ops, dtype
