@@ -44,6 +44,16 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     return {column: [number(row.get(column)) for row in rows] for column in rows[0]}
 
 
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend: files only, no display needed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def plot_curves(run_dir: str | os.PathLike) -> Path:
     """Draws `run_dir/history.csv` into `run_dir/curves.png` (written whole, then renamed).
 
@@ -53,8 +63,7 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
     Returns:
         The path of curves.png.
     """
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     run_dir = Path(run_dir)
     figure = draw_curves(read_history(run_dir / "history.csv"), run_dir.name)
     path = run_dir / "curves.png"
@@ -67,11 +76,7 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
 
 def draw_curves(history: dict[str, list[float]], title: str):
     """The four panels of `history` (as `read_history` gives it) in a matplotlib figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     numbers = history.get("epoch", [])
     rows = len(next(iter(history.values())))
     if len(numbers) == rows and all(math.isfinite(n) for n in numbers):

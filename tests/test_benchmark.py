@@ -319,8 +319,13 @@ def test_files_run_refuses_other_files_and_the_model_flags(script, tmp_path):
         run("--files", str(tmp_path / "model.onnx"), "--out", str(tmp_path / "x"))
     with pytest.raises(UsageError, match="missing.tflite does not exist"):
         run("--files", str(tmp_path / "missing.tflite"), "--out", str(tmp_path / "x"))
-    with pytest.raises(UsageError, match="leave out --models"):
-        run("--files", "a.tflite", "--models", "lean")
+    with pytest.raises(UsageError, match="leave out --models, --train-steps"):
+        run("--files", "a.tflite", "--models", "lean", "--train-steps", "3")
+    (tmp_path / "broken.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(UsageError, match="broken.tflite is not a TFLite file LiteRT can open"):
+        run("--files", str(tmp_path / "broken.tflite"), "--out", str(tmp_path / "x"))
+    with pytest.raises(UsageError, match="give each file once"):
+        run("--files", f"{tmp_path / 'broken.tflite'},{tmp_path / 'broken.tflite'}", "--out", str(tmp_path / "x"))
     assert not list(tmp_path.glob("x.*"))
 
 

@@ -20,11 +20,12 @@ def with_random_batch_norms(model: keras.Model, seed: int = 1) -> keras.Model:
         if isinstance(layer, keras.Model):
             with_random_batch_norms(layer, seed + 1)
         elif isinstance(layer, layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.3, beta.shape),
-                rng.normal(0, 0.3, mean.shape), rng.uniform(0.5, 2.0, variance.shape),
-            ])
+            random = {
+                "gamma": lambda shape: rng.uniform(0.5, 1.5, shape), "beta": lambda shape: rng.normal(0, 0.3, shape),
+                "moving_mean": lambda shape: rng.normal(0, 0.3, shape),
+                "moving_variance": lambda shape: rng.uniform(0.5, 2.0, shape),
+            }
+            layer.set_weights([random[weight.name](weight.shape) for weight in layer.weights])
     return model
 
 
@@ -63,6 +64,30 @@ def test_the_deploy_form_keeps_the_layers_policy_under_a_global_mixed_one():
         keras.mixed_precision.set_global_policy("float32")
     new = [layer for layer in all_layers(deployed) if isinstance(layer, (PixelShuffleConv, Folded))]
     assert len(new) == 4 and {layer.dtype_policy.compute_dtype for layer in new} == {"float32"}
+
+
+@pytest.mark.parametrize("center, scale", [(False, False), (True, False), (False, True)])
+def test_a_batch_norm_without_offset_or_scale_folds_too(center, scale):
+    inputs = keras.Input((4, 6, 3))
+    x = layers.Conv2DTranspose(5, 2, strides=2, use_bias=False, name="up_deconv")(inputs)
+    x = layers.BatchNormalization(center=center, scale=scale, name="up_deconv_bn")(x)
+    x = layers.Conv2DTranspose(4, 3, padding="same", name="head_deconv")(x)  # 3x3: left as it is
+    model = with_random_batch_norms(keras.Model(inputs, x))
+    deployed = deploy_model(model)
+    assert [type(layer).__name__ for layer in deployed.layers[1:]] == ["PixelShuffleConv", "Folded", "Conv2DTranspose"]
+    values = np.random.default_rng(0).normal(size=(2, 4, 6, 3)).astype("float32")
+    np.testing.assert_allclose(deployed.predict(values, verbose=0), model.predict(values, verbose=0), atol=1e-5)
+
+
+def test_a_batch_norm_that_does_not_alone_follow_the_transposed_conv_is_not_folded():
+    inputs = keras.Input((4, 6, 3))
+    up = layers.Conv2DTranspose(5, 2, strides=2, use_bias=False, name="up_deconv")(inputs)
+    normed = layers.BatchNormalization(name="up_deconv_bn")(up)
+    also_read = keras.Model(inputs, layers.Add()([normed, up]))  # the raw output is read too
+    assert deploy_model(also_read) is also_read
+    relu_between = keras.Model(inputs, layers.BatchNormalization(name="x_deconv_bn")(layers.ReLU()(
+        layers.Conv2DTranspose(5, 2, strides=2, use_bias=False, name="x_deconv")(inputs))))
+    assert deploy_model(relu_between) is relu_between
 
 
 def test_a_model_without_a_foldable_transposed_conv_is_returned_as_it_is():

@@ -10,7 +10,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from keras_deconvnet.benchmark.partitions import xnnpack_partitions
@@ -18,6 +17,8 @@ from keras_deconvnet.benchmark.timing import Timer, latency_stats, tflite_call, 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export import convert_tflite
 from keras_deconvnet.export.runtimes import litert_interpreter
+from keras_deconvnet.models import load_model
+from keras_deconvnet.models.precision import float32_model
 
 FILE_SUFFIXES = (".tflite", ".keras")
 
@@ -31,8 +32,13 @@ def tflite_content(path: str | Path) -> tuple[bytes, str]:
     if not path.is_file():
         raise UsageError(f"{path} does not exist")
     if path.suffix == ".tflite":
-        return path.read_bytes(), "as saved"
-    model = keras.models.load_model(path, compile=False)
+        content = path.read_bytes()
+        try:
+            litert_interpreter(content)
+        except ValueError as error:
+            raise UsageError(f"{path} is not a TFLite file LiteRT can open: {error}") from None
+        return content, "as saved"
+    model = float32_model(load_model(path, compile=False))  # as export converts it
     return convert_tflite(model, ("float32",))["float32"], "float32 TFLite of the .keras"
 
 
@@ -75,6 +81,8 @@ def benchmark_files(
     """
     if not paths:
         raise UsageError("give at least one file to time")
+    if len(set(map(str, paths))) < len(paths):
+        raise UsageError("give each file once")
     if rounds < 1 or runs < 1 or warmup < 0 or not threads or min(threads) < 1:
         raise UsageError("rounds, runs and thread counts must be at least 1, warm-up runs at least 0")
     start = time.perf_counter()

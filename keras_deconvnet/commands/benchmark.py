@@ -51,6 +51,13 @@ RUN_FLAGS = {
 }
 
 
+# Flags that shape the model benchmark and mean nothing to --files.
+MODEL_ONLY_FLAGS = (
+    "models", "sizes", "input_size", "quick", "skip_vgg", "keras_runs", "vgg_runs", "keras_warmup",
+    "calibration_images", "train_steps", "train_warmup", "vgg_train_steps",
+)
+
+
 def size_name(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
@@ -165,8 +172,9 @@ def _files_report(args: argparse.Namespace, command: str) -> tuple[dict, str]:
     """Times --files; returns the JSON-ready result and its Markdown."""
     from keras_deconvnet.benchmark import benchmark_files, format_files_table, machine_info
 
-    if args.models or args.sizes or args.input_size or args.quick:
-        raise UsageError("--files times the given files; leave out --models, --sizes, --input-size and --quick")
+    ignored = ["--" + name.replace("_", "-") for name in MODEL_ONLY_FLAGS if getattr(args, name)]
+    if ignored:
+        raise UsageError(f"--files times the given files; leave out {', '.join(ignored)}")
     defaults = DEFAULTS
     load_before = os.getloadavg()
     result = benchmark_files(
@@ -195,6 +203,10 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     # retracing detector reports as "excessive retracing"; nothing is retraced in a timed run.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # tf.get_logger()
     out = output_stem(args)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot write to {out.parent}: {error}") from None
     argv = sys.argv[1:] if argv is None else argv
     command = shlex.join(["TF_CPP_MIN_LOG_LEVEL=2", "python", "scripts/benchmark.py", *argv])
     if args.files:
@@ -202,7 +214,6 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     else:
         result = run_benchmark(config_from_args(args), command)
         report = format_report(result)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2) + "\n")
     out.with_name(out.name + ".md").write_text(report)
     print(report)

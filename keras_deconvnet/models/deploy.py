@@ -48,9 +48,33 @@ class Folded(layers.Layer):
         return inputs
 
 
+def _uses(model: keras.Model, tensor) -> int | None:
+    """How many times `model`'s layers and outputs take `tensor`; None if a layer called more
+    than once (no single input) makes that unknowable."""
+    count = sum(output is tensor for output in model.outputs)
+    for layer in model.layers:
+        try:
+            inputs = layer.input
+        except (AttributeError, ValueError):  # an input layer, or a layer called twice
+            if layer.__class__.__name__ == "InputLayer":
+                continue
+            return None
+        count += sum(value is tensor for value in keras.tree.flatten(inputs))
+    return count
+
+
+def _directly_followed(model: keras.Model, deconv: layers.Layer, norm: layers.Layer) -> bool:
+    """Whether `norm` alone takes `deconv`'s output, each called once."""
+    try:
+        output, norm_input = deconv.output, norm.input
+    except (AttributeError, ValueError):  # called more than once
+        return False
+    return norm_input is output and _uses(model, output) == 1
+
+
 def _foldable(model: keras.Model) -> dict[int, tuple[layers.Layer, layers.Layer]]:
-    """{id of a 2x2 stride-2 transposed conv: (it, the batch norm named after it)}, nested
-    models walked into."""
+    """{id of a 2x2 stride-2 transposed conv: (it, the batch norm named after it that alone
+    reads its output)}, nested models walked into."""
     pairs = {}
     by_name = {layer.name: layer for layer in model.layers}
     for layer in model.layers:
@@ -61,11 +85,15 @@ def _foldable(model: keras.Model) -> dict[int, tuple[layers.Layer, layers.Layer]
         if (
             isinstance(layer, layers.Conv2DTranspose)
             and isinstance(norm, layers.BatchNormalization)
+            and norm.axis in (-1, 3)
             and tuple(layer.kernel_size) == tuple(layer.strides) == (2, 2)
             and layer.padding == "valid"
+            and layer.output_padding is None
+            and tuple(layer.dilation_rate) == (1, 1)
             and not layer.use_bias
             and layer.activation is keras.activations.linear
             and layer.data_format == "channels_last"
+            and _directly_followed(model, layer, norm)
         ):
             pairs[id(layer)] = (layer, norm)
     return pairs
@@ -73,13 +101,14 @@ def _foldable(model: keras.Model) -> dict[int, tuple[layers.Layer, layers.Layer]
 
 def _pixel_shuffle_conv(deconv: layers.Conv2DTranspose, norm: layers.BatchNormalization) -> PixelShuffleConv:
     kernel = keras.ops.convert_to_numpy(deconv.kernel).astype(np.float64)  # (2, 2, out, in)
-    gamma, beta, mean, variance = (
-        keras.ops.convert_to_numpy(weight).astype(np.float64)
-        for weight in (norm.gamma, norm.beta, norm.moving_mean, norm.moving_variance)
+    filters, channels = kernel.shape[2], kernel.shape[3]
+    mean, variance = (
+        keras.ops.convert_to_numpy(weight).astype(np.float64) for weight in (norm.moving_mean, norm.moving_variance)
     )
+    gamma = keras.ops.convert_to_numpy(norm.gamma).astype(np.float64) if norm.scale else np.ones(filters)
+    beta = keras.ops.convert_to_numpy(norm.beta).astype(np.float64) if norm.center else np.zeros(filters)
     scale = gamma / np.sqrt(variance + norm.epsilon)
     shift = beta - mean * scale
-    filters, channels = kernel.shape[2], kernel.shape[3]
     # (2, 2, out, in) -> (in, 2, 2, out) -> (in, 4 * out): column (2a + b) * out + o.
     weights = np.transpose(kernel * scale[:, None], (3, 0, 1, 2)).reshape(channels, 4 * filters)
     # The replaced layer's dtype policy, not the global one (a --mixed-precision process).
