@@ -4,13 +4,12 @@ anything imports TensorFlow, unless `--verbose` asks for its logs.
 Hidden: the C++ logs (oneDNN notices, CUDA probing on a CPU such as "failed call to cuInit",
 "did not fully read the dataset being cached"), which TF_CPP_MIN_LOG_LEVEL=3 silences once
 TensorFlow is loaded; the lines its native libraries write while being loaded, before they read
-that variable, which go to /dev/null for the duration of the first `import tensorflow`; and
-the notices the TFLite converter and LiteRT print whatever the log level
-(`native_notices_hidden`); the INFO and WARNING records of absl, TensorFlow and TFDS ("Using custom data configuration",
-"Downloading and preparing dataset"); tf2onnx's tracebacks of the graph optimisations it
-skips and recovers from; and, when stderr is not a terminal (a log file), the
-progress bars TFDS draws while it prepares a dataset. Errors raised as exceptions still reach
-the user.
+that variable, which go to /dev/null for the duration of the first `import tensorflow`; the
+notices the TFLite converter and LiteRT print whatever the log level (`native_notices_hidden`);
+the INFO and WARNING records of absl, TensorFlow and TFDS ("Using custom data configuration",
+"Downloading and preparing dataset"); tf2onnx's tracebacks of the graph optimisations it skips
+and recovers from; and, when stderr is not a terminal (a log file), the progress bars TFDS
+draws while it prepares a dataset. Errors raised as exceptions still reach the user.
 """
 
 import contextlib

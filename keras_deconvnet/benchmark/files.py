@@ -32,19 +32,13 @@ def tflite_content(path: str | Path) -> tuple[bytes, str]:
     if not path.is_file():
         raise UsageError(f"{path} does not exist")
     if path.suffix == ".tflite":
-        content = path.read_bytes()
-        try:
-            litert_interpreter(content)
-        except ValueError as error:
-            raise UsageError(f"{path} is not a TFLite file LiteRT can open: {error}") from None
-        return content, "as saved"
+        return path.read_bytes(), "as saved"
     model = float32_model(load_model(path, compile=False))  # as export converts it
     return convert_tflite(model, ("float32",))["float32"], "float32 TFLite of the .keras"
 
 
-def _input_image(content: bytes, seed: int) -> np.ndarray:
-    """A random image of the file's input shape and type."""
-    detail = litert_interpreter(content).get_input_details()[0]
+def _input_image(detail: dict, seed: int) -> np.ndarray:
+    """A random image of an input tensor's shape and type."""
     rng, dtype = np.random.default_rng(seed), np.dtype(detail["dtype"])
     if dtype.kind == "f":
         return rng.uniform(0, 255, detail["shape"]).astype(dtype)
@@ -89,14 +83,18 @@ def benchmark_files(
     files, timers = {}, {}
     for path in map(str, paths):
         content, kind = tflite_content(path)
-        interpreter = litert_interpreter(content)
+        try:
+            interpreter = litert_interpreter(content)
+        except ValueError as error:
+            raise UsageError(f"{path} is not a TFLite file LiteRT can open: {error}") from None
+        (input_detail,), (output_detail,) = interpreter.get_input_details(), interpreter.get_output_details()
         files[path] = {
             "kind": kind,
-            "input": _tensor_text(interpreter.get_input_details()[0]),
-            "output": _tensor_text(interpreter.get_output_details()[0]),
+            "input": _tensor_text(input_detail),
+            "output": _tensor_text(output_detail),
             "xnnpack": xnnpack_partitions(content),
         }
-        image = _input_image(content, seed)
+        image = _input_image(input_detail, seed)
         timers[path] = {f"{count}t": Timer(tflite_call(content, image, count), runs, warmup) for count in threads}
     for path, kinds in time_interleaved(timers, rounds).items():
         files[path]["latency"] = {kind: latency_stats(times) for kind, times in kinds.items()}

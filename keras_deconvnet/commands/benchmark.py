@@ -175,14 +175,13 @@ def _files_report(args: argparse.Namespace, command: str) -> tuple[dict, str]:
     ignored = ["--" + name.replace("_", "-") for name in MODEL_ONLY_FLAGS if getattr(args, name)]
     if ignored:
         raise UsageError(f"--files times the given files; leave out {', '.join(ignored)}")
-    defaults = DEFAULTS
     load_before = os.getloadavg()
     result = benchmark_files(
         [path.strip() for path in args.files.split(",") if path.strip()],
         threads=_int_list(args.threads, "--threads"),
-        rounds=args.rounds or defaults.rounds,
-        runs=args.tflite_runs or defaults.tflite_runs,
-        warmup=defaults.tflite_warmup if args.tflite_warmup is None else args.tflite_warmup,
+        rounds=args.rounds or DEFAULTS.rounds,
+        runs=args.tflite_runs or DEFAULTS.tflite_runs,
+        warmup=DEFAULTS.tflite_warmup if args.tflite_warmup is None else args.tflite_warmup,
         seed=args.seed,
     )
     load = {"before": list(load_before), "after": list(os.getloadavg())}

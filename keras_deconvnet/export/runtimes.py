@@ -142,12 +142,18 @@ class TFLitePredictor(Predictor):
         super().__init__(in_shape[1:3], out_shape[3], read_metadata(path))
 
     def _logits(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate([self._invoke(image[None]) for image in images])
+        return np.concatenate([_dequantize(self._invoke(image[None]), self._output) for image in images])
+
+    def class_map(self, images: np.ndarray) -> np.ndarray:
+        # The argmax of the output as it is: dequantising (a positive scale) keeps the order.
+        outputs = [self._invoke(image[None]) for image in self._checked(images)]
+        return np.argmax(np.concatenate(outputs), axis=-1).astype(np.int32)
 
     def _invoke(self, image: np.ndarray) -> np.ndarray:
+        """The output tensor for one image, as the file gives it (int8 logits stay int8)."""
         self._interpreter.set_tensor(self._input["index"], _quantize(image, self._input))
         self._interpreter.invoke()
-        return _dequantize(self._interpreter.get_tensor(self._output["index"]), self._output)
+        return self._interpreter.get_tensor(self._output["index"])
 
 
 class OnnxPredictor(Predictor):

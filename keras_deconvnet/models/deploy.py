@@ -56,7 +56,7 @@ def _uses(model: keras.Model, tensor) -> int | None:
         try:
             inputs = layer.input
         except (AttributeError, ValueError):  # an input layer, or a layer called twice
-            if layer.__class__.__name__ == "InputLayer":
+            if isinstance(layer, layers.InputLayer):
                 continue
             return None
         count += sum(value is tensor for value in keras.tree.flatten(inputs))

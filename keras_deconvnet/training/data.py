@@ -118,12 +118,6 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
     size = split_size(train_split)  # counted once: a pass over the data where tf.data does not know
-    steps = size // config.batch_size
-    if steps == 0:
-        raise UsageError(
-            f"the {config.train_split} split has fewer images than --batch-size "
-            f"{config.batch_size}; use a smaller batch"
-        )
     augmentation = _augmentation(config)
     train = training_pipeline(
         train_split,
@@ -133,7 +127,8 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
         repeat=True,
         first_epoch=first_epoch,
         size=size,
-    )
+    )  # raises if the split cannot fill a batch, as the NumPy path's TrainingBatches does
+    steps = size // config.batch_size
     val = evaluation_pipeline(
         val_split, **labels, input_size=augmentation["input_size"], batch_size=config.batch_size
     )
