@@ -142,6 +142,17 @@ def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
         )
 
 
+def test_the_first_run_on_unprepared_data_starts_from_the_same_weights(tmp_path, monkeypatch):
+    # The first run builds the dataset, which draws from the global generators; the second
+    # finds it prepared. Both must start from the seed's weights and so train alike.
+    monkeypatch.setenv("KERAS_DECONVNET_TFDS_DIR", str(tmp_path / "fresh_cache"))
+    settings = {"model": "lean", "epochs": 1}
+    train(small_config(tmp_path / "first", **settings))
+    train(small_config(tmp_path / "second", **settings))
+    first, second = history(tmp_path / "first"), history(tmp_path / "second")
+    np.testing.assert_allclose(float(first[0]["loss"]), float(second[0]["loss"]), rtol=1e-4)
+
+
 def test_early_stopping_goes_on_from_the_interrupted_runs_state():
     from keras_deconvnet.training.callbacks import ResumableEarlyStopping
 

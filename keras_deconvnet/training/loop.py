@@ -109,6 +109,9 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     info = data.info
     class_weights = parse_class_weights(config.class_weights, info.num_classes, data.training_masks)
 
+    # Preparing the data may draw from the global generators (a first TFDS build does): seed
+    # again so the initial weights depend on the seed alone, not on whether the data were cached.
+    keras.utils.set_random_seed(config.seed)
     with strategy_scope(strategy):
         model = build_model(
             config.model,
