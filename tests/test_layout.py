@@ -26,12 +26,31 @@ def _is_part(name: str) -> bool:
     return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir()
 
 
+def _lazy_homes() -> dict[str, str]:
+    """The package's lazily imported names -> the part each comes from (its `_LAZY` table)."""
+    for node in ast.parse((PACKAGE / "__init__.py").read_text()).body:
+        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["_LAZY"]:
+            return {name: module.split(".")[1] for name, module in ast.literal_eval(node.value).items()}
+    raise AssertionError("keras_deconvnet/__init__.py has no _LAZY table")
+
+
+LAZY_HOMES = _lazy_homes()
+
+
+def _facade_part(name: str) -> str:
+    """The part that `from keras_deconvnet import name` really imports."""
+    if _is_part(name):
+        return name
+    return LAZY_HOMES.get(name, "__init__")
+
+
 def imported_parts(path: Path) -> set[str]:
-    """The top-level parts of keras_deconvnet that a source file imports."""
+    """The top-level parts of keras_deconvnet that a source file imports; a name the package
+    imports lazily (`from keras_deconvnet import build_model`) counts as the part it comes from."""
     parts = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.module == "keras_deconvnet":
-            parts.update(alias.name if _is_part(alias.name) else "__init__" for alias in node.names)
+            parts.update(_facade_part(alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("keras_deconvnet."):
             parts.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
@@ -56,3 +75,5 @@ def test_an_import_against_the_flow_is_seen(tmp_path):
     assert imported_parts(source) == {"evaluation"}
     source.write_text("from keras_deconvnet import tracking, __version__\nimport keras_deconvnet.export.tflite\n")
     assert imported_parts(source) == {"tracking", "__init__", "export"}
+    source.write_text("from keras_deconvnet import build_model, UsageError\n")
+    assert imported_parts(source) == {"models", "__init__"}
