@@ -51,10 +51,10 @@ RUN_FLAGS = {
 }
 
 
-# Flags that shape the model benchmark and mean nothing to --files.
+# The run flags --files uses too; every other flag shapes the model benchmark alone.
+FILES_RUN_FLAGS = ("rounds", "tflite_runs", "tflite_warmup")
 MODEL_ONLY_FLAGS = (
-    "models", "sizes", "input_size", "quick", "skip_vgg", "keras_runs", "vgg_runs", "keras_warmup",
-    "calibration_images", "train_steps", "train_warmup", "vgg_train_steps",
+    "models", "sizes", "input_size", "quick", "skip_vgg", *(name for name in RUN_FLAGS if name not in FILES_RUN_FLAGS)
 )
 
 

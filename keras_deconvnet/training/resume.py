@@ -5,8 +5,9 @@ Every epoch ends with its history.csv row and (if it is the best) `best.keras`, 
 place and writes `last_epoch.json` ({"epoch", "iterations"}). A crash between those two
 leaves a `last.keras` one epoch ahead of the JSON; its optimizer step count says so. A run
 killed before its first epoch ended has nothing to resume and starts again. A checkpoint
-that cannot be read (a torn or deleted file) gives way to `best.keras` with one line saying so. The data stream, early stopping and history.csv then continue from
-that epoch, so the resumed run is the run it would have been.
+that cannot be read (a torn or deleted file) gives way to `best.keras` with one line saying
+so. The data stream, early stopping and history.csv then continue from that epoch, so the
+resumed run is the run it would have been.
 """
 
 import csv
