@@ -357,6 +357,26 @@ def test_demo_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path)
     assert all(other[name][0] != first[name][0] for name in first)
 
 
+def test_a_config_another_process_prepares_meanwhile_is_used_not_an_error(cache, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    from keras_deconvnet.datasets import demo
+
+    first = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
+    second = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
+    generate = demo.Demo._download_and_prepare
+
+    def racing(self, *args, **kwargs):
+        if self is second:  # the other run finishes while this one still writes
+            first.download_and_prepare()
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(demo.Demo, "_download_and_prepare", racing)
+    second.download_and_prepare()
+    assert len(list(second.as_dataset(split="train"))) == 6
+    assert [path.name for path in second.data_path.parent.iterdir()] == [second.data_path.name]
+
+
 def test_demo_split_values_and_info():
     info = dataset_info("demo", **SMALL_DEMO)
     assert info.class_names == ("background", "circle", "square", "triangle")

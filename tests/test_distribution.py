@@ -89,8 +89,8 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def run_workers(tmp_path, run_dir, scratch, epochs: int, mode: str) -> None:
-    """Two workers on 127.0.0.1 train `run_dir` to `epochs`; asserts both exit 0."""
+def start_workers(tmp_path, run_dir, scratch, epochs: int, mode: str) -> list[int]:
+    """Two workers on 127.0.0.1 train `run_dir` to `epochs`; their exit codes."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     command = [sys.executable, "-c", WORKER, str(run_dir), str(epochs), mode]
     workers = []
@@ -109,8 +109,17 @@ def run_workers(tmp_path, run_dir, scratch, epochs: int, mode: str) -> None:
         for process, log in workers:
             process.kill()
             log.close()
-    logs = [(tmp_path / f"worker{index}.log").read_text()[-3000:] for index in range(2)]
-    assert codes == [0, 0], logs
+    return codes
+
+
+def worker_logs(tmp_path) -> list[str]:
+    return [(tmp_path / f"worker{index}.log").read_text()[-3000:] for index in range(2)]
+
+
+def run_workers(tmp_path, run_dir, scratch, epochs: int, mode: str) -> None:
+    """Two workers on 127.0.0.1 train `run_dir` to `epochs`; asserts both exit 0."""
+    codes = start_workers(tmp_path, run_dir, scratch, epochs, mode)
+    assert codes == [0, 0], worker_logs(tmp_path)
 
 
 def test_two_workers_train_one_run_that_only_the_chief_writes_and_resume_it(tmp_path):
@@ -130,3 +139,18 @@ def test_two_workers_train_one_run_that_only_the_chief_writes_and_resume_it(tmp_
     assert [line.split(",")[0] for line in (run_dir / "history.csv").read_text().strip().splitlines()[1:]] == ["0", "1", "2"]
     assert json.loads((run_dir / "last_epoch.json").read_text())["epoch"] == 3
     assert not [path for path in scratch.iterdir() if path.name.startswith("keras-deconvnet-worker-")]
+
+
+def test_a_run_folder_the_chief_refuses_stops_every_worker(tmp_path):
+    run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
+    scratch.mkdir()
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text("{}")  # another run's folder
+    # Without the workers' agreement, worker 1 dies in its first collective op with the chief
+    # gone, in a long trace that names neither the run folder nor the fix.
+    codes = start_workers(tmp_path, run_dir, scratch, epochs=1, mode="new")
+    chief_log, worker_log = worker_logs(tmp_path)
+    assert codes[0] != 0 and codes[1] != 0, (chief_log, worker_log)
+    assert "already holds a run" in chief_log
+    assert "the chief worker refused" in worker_log
+    assert (run_dir / "config.json").read_text() == "{}"

@@ -30,12 +30,12 @@ from keras_deconvnet.export import (
     convert_tflite,
     export_model,
     format_check_table,
+    load_predictor,
     next_version,
     non_builtin_ops,
     rest_request_body,
 )
 from keras_deconvnet.export.formats import read_metadata
-from keras_deconvnet.export import load_predictor
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SIZE, CLASSES = 64, 3
@@ -149,7 +149,7 @@ def test_saved_model_stores_each_weight_once(export, model):
 
 
 def test_bytes_signature_returns_class_maps_at_the_original_sizes(loaded_saved_model, model, photos):
-    (png, png_bytes), (jpeg, jpeg_bytes) = photos["png"], photos["jpeg"]
+    (png, png_bytes), (_, jpeg_bytes) = photos["png"], photos["jpeg"]
     outputs = loaded_saved_model.signatures["serving_bytes"](image_bytes=tf.constant([png_bytes, jpeg_bytes]))
     assert outputs["height"].numpy().tolist() == [50, 90]
     assert outputs["width"].numpy().tolist() == [80, 40]
@@ -333,6 +333,7 @@ def synthetic_dataset_images(sources: list | None = None):
 
 def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
     save_tiny_model(tmp_path / "tiny.keras")
+    monkeypatch.chdir(tmp_path)
     script = load_script("export")
     monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
     out_dir = tmp_path / "saved_models" / "tiny"
@@ -344,6 +345,8 @@ def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
         assert f"| {name} |" in printed and (out_dir / name).is_file()
     assert (out_dir / "1" / "saved_model.pb").is_file()
     assert json.loads((out_dir / "tiny_v1_float16.json").read_text())["class_names"] == ["a", "b", "c"]
+    # The source is named as a path under the working directory, not as this machine's folders.
+    assert json.loads((out_dir / "tiny_v1_int8.json").read_text())["source_model"] == "tiny.keras"
 
 
 def test_export_refuses_int8_when_nothing_says_what_the_model_was_trained_on(tmp_path, monkeypatch):
@@ -423,8 +426,7 @@ def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
 
 
 def test_onnx_is_exported_checked_and_opened_like_the_other_formats(model, images, tmp_path):
-    from keras_deconvnet.export import release_artifacts
-    from keras_deconvnet.export import load_predictor
+    from keras_deconvnet.export import load_predictor, release_artifacts
     from keras_deconvnet.export.formats import read_metadata
 
     pytest.importorskip("tf2onnx")

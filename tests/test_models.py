@@ -1,8 +1,8 @@
 import keras
 import numpy as np
 import pytest
-
 from conftest import random_images
+
 from keras_deconvnet import UsageError, build_model, load_model
 
 # Table I of the paper: stage -> (height, width, channels) at 224x224 with 21 classes.
@@ -115,6 +115,17 @@ def test_imagenet_weights_offline_give_one_clear_error(monkeypatch):
     monkeypatch.setattr(file_utils, "get_file", offline)
     with pytest.raises(UsageError, match="could not download the ImageNet weights.*local|could not download the ImageNet weights.*path"):
         build_model("paper", input_shape=(64, 64, 3), backbone_weights="imagenet")
+
+
+def test_an_error_building_a_random_encoder_is_not_blamed_on_weights(monkeypatch):
+    from keras_deconvnet.models import backbone
+
+    def broken(**kwargs):
+        raise RuntimeError("collective ops aborted")
+
+    monkeypatch.setitem(backbone._APPLICATIONS, "small", broken)
+    with pytest.raises(RuntimeError, match="collective ops aborted"):
+        backbone.build_mobilenet_v3((64, 64, 3), "small", None)
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,8 @@ from keras_deconvnet.cli import (
     parse_size,
     tta_from_args,
 )
-from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS
+from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS, TFLITE_TYPES
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
-from keras_deconvnet.commands.choices import TFLITE_TYPES
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
 
@@ -107,6 +106,17 @@ class DataSource:
     data_dir: str | None = None
     ignore_label: int = 255
     options: dict = dataclasses.field(default_factory=dict)  # e.g. the demo set's size
+
+
+def recorded_path(path: str) -> str:
+    """`path` as the metadata records it: relative to the working directory when it lies
+    under it (released files committed to a repository then name no machine's folders),
+    else absolute."""
+    absolute = Path(path).resolve()
+    try:
+        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(absolute)
 
 
 def run_config(model_path: str) -> dict:
@@ -203,7 +213,7 @@ def main(args: argparse.Namespace) -> None:
         result = export_model(
             model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
             calibration_images=calibration, class_names=info.class_names, palette=info.palette,
-            source_model=os.path.abspath(args.model), latency_runs=args.latency_runs, num_threads=args.num_threads,
+            source_model=recorded_path(args.model), latency_runs=args.latency_runs, num_threads=args.num_threads,
         )
     except ExportCheckError as error:
         print(format_check_table(error.rows))

@@ -55,6 +55,17 @@ class SegmentationBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
     def segmentation_info(self) -> DatasetInfo:
         """Returns the classes, palette, ignore label and splits of this builder's config."""
 
+    def download_and_prepare(self, **kwargs) -> None:
+        """TFDS's `download_and_prepare`, safe when another process prepares the same config
+        at the same time (two runs started together on a fresh cache): TFDS writes to a
+        temporary folder and renames it, and the later rename fails on the earlier one's
+        finished folder, which holds the same data, so the later process uses it."""
+        try:
+            super().download_and_prepare(**kwargs)
+        except FileExistsError:
+            if not self.data_path.exists():
+                raise
+
 
 @dataclasses.dataclass
 class SourceConfig(tfds.core.BuilderConfig):

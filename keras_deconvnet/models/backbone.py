@@ -62,6 +62,8 @@ def build_mobilenet_v3(
             minimalistic=minimalistic,
         )
     except Exception as error:  # a download or a weights file that does not fit
+        if weights is None:
+            raise  # nothing was loaded: the error is not about weights
         variant = f"{size}_minimalistic" if minimalistic else size
         weights_file = _WEIGHTS_FILE.format(variant=variant)
         if weights == "imagenet":

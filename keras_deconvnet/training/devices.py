@@ -54,18 +54,38 @@ def strategy_scope(strategy):
     return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 
+def _cluster(strategy) -> dict:
+    """TF_CONFIG's cluster as the strategy read it; empty unless the run spans workers."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return resolver.cluster_spec().as_dict() if resolver is not None else {}
+
+
 def is_chief(strategy) -> bool:
     """Whether this process writes the run: always, except a multi-worker run's non-chief workers.
 
     The chief is the "chief" task of TF_CONFIG's cluster, else worker 0 (Keras' convention).
     """
-    resolver = getattr(strategy, "cluster_resolver", None)
-    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    cluster = _cluster(strategy)
     if not cluster:
         return True
+    resolver = strategy.cluster_resolver
     if resolver.task_type == "chief":
         return True
     return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
+
+
+def all_workers_ok(strategy, ok: bool) -> bool:
+    """Whether `ok` holds on every worker of a multi-worker run, else just `ok`.
+
+    Every worker joins one all-reduce, so a worker whose check failed says so before it
+    stops, instead of leaving the others waiting forever in their first training step.
+    """
+    if not _cluster(strategy):
+        return ok
+    import tensorflow as tf
+
+    failures = strategy.run(lambda: tf.constant(0.0 if ok else 1.0))
+    return float(strategy.reduce(tf.distribute.ReduceOp.SUM, failures, axis=None)) == 0.0
 
 
 def _has_gpu() -> bool:

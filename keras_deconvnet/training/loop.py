@@ -29,7 +29,13 @@ from keras_deconvnet.training.callbacks import (
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.data import has_tensorflow, prepare_data
-from keras_deconvnet.training.devices import is_chief, make_strategy, set_mixed_precision, strategy_scope
+from keras_deconvnet.training.devices import (
+    all_workers_ok,
+    is_chief,
+    make_strategy,
+    set_mixed_precision,
+    strategy_scope,
+)
 from keras_deconvnet.training.optim import build_optimizer
 from keras_deconvnet.training.resume import monitored_history, restore_state, resume_point
 
@@ -77,12 +83,21 @@ def train(config: TrainConfig) -> dict:
     worker), and read the run folder when resuming, so it must be on storage they all see.
 
     Raises:
-        UsageError: a setting is out of range (`validate`), or the run folder is taken.
+        UsageError: a setting is out of range (`validate`), or the run folder is taken (on
+            every worker of a multi-worker run, not only the chief, which checks it).
     """
     validate(config)
     strategy = make_strategy(config.strategy)  # before any other TensorFlow op
-    if is_chief(strategy):
-        return _train(config, strategy, _check_run_dir(config), chief=True)
+    chief = is_chief(strategy)
+    refusal = None
+    try:
+        run_dir = _check_run_dir(config) if chief else None
+    except UsageError as error:
+        refusal = error
+    if not all_workers_ok(strategy, refusal is None):
+        raise refusal or UsageError(f"the chief worker refused --output-dir {config.output_dir}; its log says why")
+    if chief:
+        return _train(config, strategy, run_dir, chief=True)
     work_dir = Path(tempfile.mkdtemp(prefix="keras-deconvnet-worker-"))
     try:
         return _train(config, strategy, work_dir, chief=False)
