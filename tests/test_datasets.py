@@ -357,24 +357,41 @@ def test_demo_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path)
     assert all(other[name][0] != first[name][0] for name in first)
 
 
-def test_a_config_another_process_prepares_meanwhile_is_used_not_an_error(cache, monkeypatch):
-    import tensorflow_datasets as tfds
+def test_a_config_is_prepared_under_a_lock_that_other_processes_wait_for(cache, monkeypatch):
+    import fcntl
 
     from keras_deconvnet.datasets import demo
 
-    first = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
-    second = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
+    builder = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
     generate = demo.Demo._download_and_prepare
+    locked = []
 
-    def racing(self, *args, **kwargs):
-        if self is second:  # the other run finishes while this one still writes
-            first.download_and_prepare()
+    def generate_and_try_the_lock(self, *args, **kwargs):
+        with open(self.preparation_lock) as other_process:  # another open file: as another process
+            try:
+                fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked.append(False)
+            except BlockingIOError:
+                locked.append(True)
         return generate(self, *args, **kwargs)
 
-    monkeypatch.setattr(demo.Demo, "_download_and_prepare", racing)
+    monkeypatch.setattr(demo.Demo, "_download_and_prepare", generate_and_try_the_lock)
+    builder.download_and_prepare()
+    assert locked == [True]
+
+
+def test_a_config_another_process_prepared_meanwhile_is_used(cache, monkeypatch):
+    from keras_deconvnet.datasets import demo
+
+    # Both built on an empty cache; the first prepares while the second waits for the lock.
+    first = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
+    second = tfds.builder("demo", data_dir=cache, **SMALL_DEMO)
+    first.download_and_prepare()
+    generated = []
+    monkeypatch.setattr(demo.Demo, "_download_and_prepare", lambda self, *args, **kwargs: generated.append(self))
     second.download_and_prepare()
+    assert generated == []
     assert len(list(second.as_dataset(split="train"))) == 6
-    assert [path.name for path in second.data_path.parent.iterdir()] == [second.data_path.name]
 
 
 def test_demo_split_values_and_info():

@@ -369,6 +369,8 @@ def test_export_takes_the_dataset_from_the_run_beside_the_model(tmp_path, monkey
     args = ["--model", str(model), "--out", str(tmp_path / "out"), "--formats", "keras", "--check-images", "2", "--latency-runs", "1"]
     script.main(script.get_args_parser().parse_args(args))
     assert sources == [(script.DataSource("camvid", "/data/CamVid", 255, {"seed": 1}), "val")]
+    # A model outside the working directory is named by its absolute path.
+    assert read_metadata(next((tmp_path / "out").glob("*.keras")))["source_model"] == str(model)
     # Flags win, and the run's folder and options stay with the run's dataset.
     flags = script.get_args_parser().parse_args(["--model", str(model), "--out", "x", "--calibration-dataset", "folder", "--ignore-label", "0"])
     assert script.data_source(flags, needs_calibration=True) == script.DataSource("folder", None, 0, {})

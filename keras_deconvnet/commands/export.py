@@ -111,10 +111,10 @@ class DataSource:
 def recorded_path(path: str) -> str:
     """`path` as the metadata records it: relative to the working directory when it lies
     under it (released files committed to a repository then name no machine's folders),
-    else absolute."""
-    absolute = Path(path).resolve()
+    else absolute (links are kept as written, not resolved)."""
+    absolute = Path(os.path.abspath(path))
     try:
-        return absolute.relative_to(Path.cwd().resolve()).as_posix()
+        return absolute.relative_to(os.getcwd()).as_posix()
     except ValueError:
         return str(absolute)
 

@@ -7,6 +7,7 @@ folder, adding a split, or editing a label prepares a new config instead of serv
 """
 
 import abc
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -55,16 +56,40 @@ class SegmentationBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
     def segmentation_info(self) -> DatasetInfo:
         """Returns the classes, palette, ignore label and splits of this builder's config."""
 
+    @property
+    def preparation_lock(self) -> Path:
+        """The file whose lock a process holds while it prepares this builder's config."""
+        return Path(self.data_dir_root, ".locks", f"{self.name}-{self.builder_config.name}.lock")
+
     def download_and_prepare(self, **kwargs) -> None:
-        """TFDS's `download_and_prepare`, safe when another process prepares the same config
-        at the same time (two runs started together on a fresh cache): TFDS writes to a
-        temporary folder and renames it, and the later rename fails on the earlier one's
-        finished folder, which holds the same data, so the later process uses it."""
-        try:
+        """TFDS's `download_and_prepare`, one process at a time for a config.
+
+        Two runs started together on a fresh cache would otherwise prepare the same config
+        at once, in one temporary folder if their seeds match, and the later rename would
+        fail on the earlier one's folder. The process that waited uses the other's files.
+        """
+        with exclusive_lock(self.preparation_lock):
+            prepared_meanwhile = self.data_path.exists() and not self.info.splits
             super().download_and_prepare(**kwargs)
-        except FileExistsError:
-            if not self.data_path.exists():
-                raise
+        if prepared_meanwhile:  # TFDS reuses the files but reads their splits only when built
+            self.info.read_from_directory(self.data_path)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path):
+    """Holds an exclusive inter-process lock on `path` (POSIX `flock`; none where it is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclasses.dataclass

@@ -34,7 +34,8 @@ def artifact_metadata(
         kind: "keras", "saved_model", "onnx" or "tflite_<dtype>".
         class_names: C names (default "class_0", ...).
         palette: (C, 3) RGB colours (default the VOC colour map).
-        source_model: the path the model was loaded from, if any.
+        source_model: the path the model was loaded from, if any (export.py records it
+            relative to its working directory when it lies under it).
 
     Returns:
         A JSON-ready dict: input size, num_classes, class names, palette, normalisation,

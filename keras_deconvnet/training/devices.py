@@ -75,16 +75,17 @@ def is_chief(strategy) -> bool:
 
 
 def all_workers_ok(strategy, ok: bool) -> bool:
-    """Whether `ok` holds on every worker of a multi-worker run, else just `ok`.
+    """Whether `ok` holds on every worker of a multi-worker run; outside one, `ok` itself.
 
-    Every worker joins one all-reduce, so a worker whose check failed says so before it
-    stops, instead of leaving the others waiting forever in their first training step.
+    Every worker must call it once, at the same point: they join one all-reduce, so a
+    worker whose check failed tells the others before it stops, instead of leaving them to
+    fail later in a collective op with an error that names neither the cause nor the fix.
     """
     if not _cluster(strategy):
         return ok
     import tensorflow as tf
 
-    failures = strategy.run(lambda: tf.constant(0.0 if ok else 1.0))
+    failures = strategy.experimental_distribute_values_from_function(lambda _: tf.constant(0.0 if ok else 1.0))
     return float(strategy.reduce(tf.distribute.ReduceOp.SUM, failures, axis=None)) == 0.0
 
 

@@ -92,7 +92,7 @@ def train(config: TrainConfig) -> dict:
     refusal = None
     try:
         run_dir = _check_run_dir(config) if chief else None
-    except UsageError as error:
+    except Exception as error:  # the other workers must hear of any failure, then it is raised
         refusal = error
     if not all_workers_ok(strategy, refusal is None):
         raise refusal or UsageError(f"the chief worker refused --output-dir {config.output_dir}; its log says why")
