@@ -1,7 +1,8 @@
 """tf.data pipelines: label checks, joint image/mask augmentation, batching, prefetching.
 
 Every dataset builder yields feature dicts ``{"image": uint8 (H, W, 3), "segmentation_mask":
-uint8 (H, W, 1), "file_name": string}``. The pipelines turn them into ``(images, masks)``
+uint8 (H, W, 1), "file_name": string}``, the image and mask possibly still encoded (bytes,
+decoded here where an element is used). The pipelines turn them into ``(images, masks)``
 batches: images float32 (B, H, W, 3) in 0..255 (the models normalise internally), masks int32
 (B, H, W) with the dataset's own ignore label mapped to `keras_deconvnet.labels.IGNORE_LABEL`.
 A label that is neither a class nor the ignore label stops the pipeline with an error naming
@@ -221,9 +222,19 @@ def _fit_and_pad(image, mask, size):
     return tf.ensure_shape(image, (*size, 3)), tf.ensure_shape(mask, (*size, 1))
 
 
+def _decoded(value, channels: int):
+    """A uint8 (H, W, channels) image, decoded first if it comes as encoded bytes
+    (`load_split(..., decode=False)`)."""
+    if value.dtype != tf.string:
+        return value
+    decoded = tf.io.decode_image(value, channels=channels, dtype=tf.uint8, expand_animations=False)
+    decoded.set_shape((None, None, channels))
+    return decoded
+
+
 def _checked_pair(features, num_classes, ignore_label):
     """The image and the uint8 mask, checked for stray labels, with the ignore label as 255."""
-    image, mask = features["image"], features["segmentation_mask"]
+    image, mask = _decoded(features["image"], 3), _decoded(features["segmentation_mask"], 1)
     is_ignored = tf.equal(mask, ignore_label)
     largest = tf.reduce_max(tf.where(is_ignored, tf.zeros_like(mask), mask))
     same_size = tf.debugging.assert_equal(

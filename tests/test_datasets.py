@@ -394,6 +394,24 @@ def test_a_config_another_process_prepared_meanwhile_is_used(cache, monkeypatch)
     assert len(list(second.as_dataset(split="train"))) == 6
 
 
+def test_undecoded_splits_give_the_pipelines_the_same_batches():
+    from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+
+    decoded, info = load_split("demo", "train", **SMALL_DEMO)
+    encoded, _ = load_split("demo", "train", decode=False, **SMALL_DEMO)
+    assert encoded.element_spec["image"].dtype == tf.string
+    labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
+    for pipeline in (
+        lambda split: training_pipeline(split, **labels, input_size=(24, 24), batch_size=2, seed=1),
+        lambda split: evaluation_pipeline(split, **labels, input_size=None, batch_size=1, mode="original"),
+    ):
+        pairs = list(zip(pipeline(decoded), pipeline(encoded), strict=True))
+        assert len(pairs) >= 3
+        for (images, masks), (images_from_bytes, masks_from_bytes) in pairs:
+            np.testing.assert_array_equal(images_from_bytes.numpy(), images.numpy())
+            np.testing.assert_array_equal(masks_from_bytes.numpy(), masks.numpy())
+
+
 def test_demo_split_values_and_info():
     info = dataset_info("demo", **SMALL_DEMO)
     assert info.class_names == ("background", "circle", "square", "triangle")

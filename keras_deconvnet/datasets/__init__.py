@@ -113,6 +113,7 @@ def load_split(
     data_dir: str | os.PathLike | None = None,
     *,
     shuffle_files: bool = False,
+    decode: bool = True,
     **options,
 ) -> tuple["tf.data.Dataset", DatasetInfo]:
     """Prepares (once, cached) and returns a split as a `tf.data.Dataset` of feature dicts.
@@ -126,6 +127,9 @@ def load_split(
             SegNet folder, or your folder; None for demo (and, for the others, TFDS's manual
             folder `<cache>/downloads/manual`, from which VOC downloads if it is empty).
         shuffle_files: shuffle the order of the TFRecord files (not of the examples).
+        decode: decode "image" and "segmentation_mask"; False leaves them as their encoded
+            bytes (a string tensor each), which the pipelines decode where an element is
+            used, so elements that a pipeline skips or shuffles past cost no decoding.
         **options: for "folder": num_classes (required), ignore_label (255),
             images_subdir ("images"), masks_subdir ("masks"); for "demo": seed (0),
             num_train (400), num_val (100), image_size (128).
@@ -161,7 +165,9 @@ def load_split(
         download_config=tfds.download.DownloadConfig(try_download_gcs=False)
     )
     try:
-        dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files)
+        skip = tfds.decode.SkipDecoding()
+        decoders = None if decode else {"image": skip, "segmentation_mask": skip}
+        dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, decoders=decoders)
     except (ValueError, AssertionError) as error:  # TFDS's words for a malformed slice
         raise UsageError(f"split '{split}' is not a TFDS split expression: {error}") from error
     return dataset, info

@@ -114,7 +114,8 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     from keras_deconvnet.datasets import file_names, load_split
     from keras_deconvnet.pipeline import evaluation_pipeline, split_size, training_pipeline
 
-    train_split, info = load_split(config.dataset, config.train_split, config.data_dir, **options)
+    # Decoded in the pipeline: each epoch's rotation skips past elements it does not decode.
+    train_split, info = load_split(config.dataset, config.train_split, config.data_dir, decode=False, **options)
     val_split, _ = load_split(config.dataset, config.val_split, config.data_dir, **options)
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
     size = split_size(train_split)  # counted once: a pass over the data where tf.data does not know
