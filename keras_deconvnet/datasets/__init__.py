@@ -107,6 +107,14 @@ def dataset_info(name: str, data_dir: str | os.PathLike | None = None, **options
     return _builder(name, data_dir, options).segmentation_info()
 
 
+def _undecoded_images() -> dict:
+    """TFDS decoders that leave the image and the mask as their encoded bytes."""
+    import tensorflow_datasets as tfds
+
+    skip = tfds.decode.SkipDecoding()
+    return {"image": skip, "segmentation_mask": skip}
+
+
 def load_split(
     name: str,
     split: str,
@@ -165,8 +173,7 @@ def load_split(
         download_config=tfds.download.DownloadConfig(try_download_gcs=False)
     )
     try:
-        skip = tfds.decode.SkipDecoding()
-        decoders = None if decode else {"image": skip, "segmentation_mask": skip}
+        decoders = None if decode else _undecoded_images()
         dataset = builder.as_dataset(split=split, shuffle_files=shuffle_files, decoders=decoders)
     except (ValueError, AssertionError) as error:  # TFDS's words for a malformed slice
         raise UsageError(f"split '{split}' is not a TFDS split expression: {error}") from error
@@ -184,10 +191,5 @@ def file_names(
     Returns:
         The "file_name" of every example.
     """
-    import tensorflow_datasets as tfds
-
-    skip = tfds.decode.SkipDecoding()
-    dataset = _builder(name, data_dir, options).as_dataset(
-        split=split.strip(), decoders={"image": skip, "segmentation_mask": skip}
-    )
+    dataset = _builder(name, data_dir, options).as_dataset(split=split.strip(), decoders=_undecoded_images())
     return {file_name.decode() for file_name in dataset.map(lambda f: f["file_name"]).as_numpy_iterator()}
