@@ -8,7 +8,7 @@ from keras import layers
 
 from keras_deconvnet.export import convert_tflite
 from keras_deconvnet.models import build_model
-from keras_deconvnet.models.deploy import Folded, PixelShuffleConv, deploy_model
+from keras_deconvnet.models.deploy import Folded, PixelShuffleConv, deploy_model, int8_hard_swish
 
 SHAPE = (64, 96, 3)
 
@@ -34,6 +34,10 @@ def all_layers(model: keras.Model):
         yield layer
         if isinstance(layer, keras.Model):
             yield from all_layers(layer)
+
+
+def hard_swish_layers(model: keras.Model) -> list[str]:
+    return [layer.name for layer in all_layers(model) if getattr(layer, "activation", None) is keras.activations.hard_silu]
 
 
 def tflite_op_names(content: bytes) -> set[str]:
@@ -101,3 +105,34 @@ def test_tflite_files_have_depth_to_space_where_the_transposed_convs_were():
     for dtype, content in convert_tflite(model, ("float32", "int8"), images).items():
         ops = tflite_op_names(content)
         assert "DEPTH_TO_SPACE" in ops and "TRANSPOSE_CONV" not in ops, dtype
+
+
+def test_the_int8_deploy_form_writes_hard_swish_as_other_ops_with_the_same_logits():
+    model = with_random_batch_norms(build_model("lean", num_classes=5, input_shape=SHAPE))
+    assert hard_swish_layers(model) and hard_swish_layers(deploy_model(model)) == hard_swish_layers(model)
+    deployed = deploy_model(model, int8=True)
+    assert hard_swish_layers(deployed) == []
+    assert [layer.name for layer in all_layers(deployed) if getattr(layer, "activation", None) is int8_hard_swish]
+    images = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(deployed.predict(images, verbose=0), expected, atol=1e-4 * np.abs(expected).max())
+
+
+def test_a_conv_with_hard_swish_keeps_its_weights_in_the_int8_form():
+    inputs = keras.Input((8, 8, 3))
+    conv = layers.Conv2D(4, 3, padding="same", activation="hard_swish", name="fc6")
+    model = keras.Model(inputs, conv(inputs))
+    assert deploy_model(model) is model  # the float form has nothing to replace
+    deployed = deploy_model(model, int8=True)
+    copy = deployed.get_layer("fc6")
+    assert copy is not conv and copy.activation is int8_hard_swish
+    values = np.random.default_rng(0).normal(0, 3, (2, 8, 8, 3)).astype("float32")  # across -3..3, the bends
+    np.testing.assert_allclose(deployed.predict(values, verbose=0), model.predict(values, verbose=0), atol=1e-5)
+
+
+def test_int8_tflite_files_have_no_hard_swish_op():
+    model = build_model("lean", num_classes=5, input_shape=SHAPE)
+    images = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")
+    files = convert_tflite(model, ("float32", "int8"), images)
+    assert "HARD_SWISH" in tflite_op_names(files["float32"])  # XNNPACK runs it in float32
+    assert "HARD_SWISH" not in tflite_op_names(files["int8"])

@@ -1,9 +1,10 @@
 """How XNNPACK splits a TFLite file: its partitions and the ops it leaves to LiteRT's kernels.
 
-XNNPACK's delegate takes some ops only in float32 (HARD_SWISH, for one), so an int8 graph
-with hard-swish is cut into many delegated pieces with the rest run by LiteRT's own
-(often reference) kernels in between: that, more than the arithmetic, makes such int8 files
-slower than their float32 twins (issue 15).
+XNNPACK's delegate takes some ops only in float32 (HARD_SWISH and GELU, for two; the int8
+files write hard-swish as other ops, `models/deploy.py`), and declines int8 ADDs whose scales
+it cannot rescale. Each such op cuts the graph into delegated pieces with LiteRT's own (often
+reference) kernels in between: that, more than the arithmetic, can make an int8 file slower
+than its float32 twin (issue 15).
 """
 
 from collections import Counter
@@ -40,11 +41,12 @@ def xnnpack_partitions(content: bytes) -> dict:
         {op name: count} of those}.
 
     Example:
-        The int8 `lean` at 64x64 (random weights): 18 hard-swishes cut it in 20 pieces.
+        The int8 `lean` at 64x64, random weights and calibration: XNNPACK declines the ADD of
+        each of its 18 hard-swishes, whose random ranges it cannot rescale.
 
         >>> xnnpack_partitions(Path("lean_int8.tflite").read_bytes())  # doctest: +SKIP
-        {'partitions': 20, 'ops': 136, 'delegated_ops': 117, 'other_ops': 19,
-         'other_op_names': {'ADD': 1, 'HARD_SWISH': 18}}
+        {'partitions': 19, 'ops': 173, 'delegated_ops': 155, 'other_ops': 18,
+         'other_op_names': {'ADD': 18}}
     """
     interpreter = litert_interpreter(content, num_threads=1)  # XNNPACK is applied here
     nodes = interpreter._get_ops_details()  # private: see the docstring

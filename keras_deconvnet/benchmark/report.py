@@ -284,8 +284,9 @@ def format_report(result: dict) -> str:
         "- int8 against float32: the LiteRT medians above and int8/f32 (above 1: int8 is "
         "slower). XNNPACK partitions: the pieces of the int8 graph XNNPACK's delegate runs, as "
         "LiteRT's Python interpreter splits it (`keras_deconvnet.benchmark.xnnpack_partitions`); "
-        "ops outside XNNPACK run on LiteRT's own kernels between them (HARD_SWISH: XNNPACK "
-        "takes it in float32 only). One partition and no op outside is the whole graph in XNNPACK.",
+        "ops outside XNNPACK run on LiteRT's own kernels between them (an ADD whose input and "
+        "output scales XNNPACK cannot rescale, for one). One partition and no op outside is the "
+        "whole graph in XNNPACK.",
     ]
     for size, entries in result["results"].items():
         notes = _notes(entries)

@@ -31,7 +31,8 @@ def convert_tflite(
 
     The model goes through a temporary batch-1 SavedModel (`TFLiteConverter.from_saved_model`,
     as Keras' own LiteRT export does), converted once per type, in its deploy form
-    (`deploy_model`: transposed convs as 1x1 convs and depth-to-space, the same function).
+    (`deploy_model`: transposed convs as 1x1 convs and depth-to-space, and for int8 hard-swish
+    as ops XNNPACK runs in int8; the same function).
 
     Args:
         model: a functional model from RGB 0..255 images to logits.
@@ -50,19 +51,29 @@ def convert_tflite(
     tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type")
     if "int8" in tflite_types and calibration_images is None:
         raise UsageError("int8 TFLite needs calibration images (a representative dataset)")
-    height, width = model_input_size(model)
-    model = deploy_model(model)
+    size = model_input_size(model)
+    float_form = deploy_model(model)
+    int8_form = deploy_model(float_form, int8=True)  # float_form itself when it has no hard-swish
+    forms = {dtype: int8_form if dtype == "int8" else float_form for dtype in tflite_types}
+    contents = {}
+    for form in {id(form): form for form in forms.values()}.values():  # one SavedModel a form
+        with tempfile.TemporaryDirectory() as saved_model:
+            _write_batch_one(form, size, saved_model)
+            for dtype in tflite_types:
+                if forms[dtype] is form:
+                    contents[dtype] = _convert(saved_model, dtype, calibration_images, size)
+    return {dtype: contents[dtype] for dtype in tflite_types}
+
+
+def _write_batch_one(model: keras.Model, size: tuple[int, int], directory: str) -> None:
+    """A SavedModel of `model` for batch-1 float32 images of `size`."""
     archive = keras.export.ExportArchive()
     archive.add_endpoint(
         SERVING_SIGNATURE,
         lambda image: {"logits": model(image, training=False)},
-        input_signature=[tf.TensorSpec((1, height, width, 3), tf.float32, name="image")],
+        input_signature=[tf.TensorSpec((1, *size, 3), tf.float32, name="image")],
     )
-    with tempfile.TemporaryDirectory() as saved_model:
-        archive.write_out(saved_model, verbose=False)
-        return {
-            dtype: _convert(saved_model, dtype, calibration_images, (height, width)) for dtype in tflite_types
-        }
+    archive.write_out(directory, verbose=False)
 
 
 def _convert(saved_model: str, dtype: str, calibration_images, size: tuple[int, int]) -> bytes:

@@ -11,6 +11,10 @@ by depth-to-space:
 with W[c, (2a + b) C + o] = s[o] K[a, b, o, c] and bias[(2a + b) C + o] = t[o]. XNNPACK runs
 the 1x1 conv as a plain matrix product and folds nothing after a TRANSPOSE_CONV, so the TFLite
 files are converted from this form (README, "Efficiency"); `.keras` files keep the trainable one.
+
+int8 files also get hard-swish as `int8_hard_swish`: the converter fuses Keras' hard-swish into
+one HARD_SWISH op, which XNNPACK runs in float32 only, so each one cut an int8 graph in two and
+ran on LiteRT's slower kernels; written as an ADD and two MULs it stays in XNNPACK.
 """
 
 import keras
@@ -46,6 +50,31 @@ class Folded(layers.Layer):
 
     def call(self, inputs, **kwargs):  # kwargs: the batch norm's training and mask
         return inputs
+
+
+def int8_hard_swish(x):
+    """hard-swish, relu6(x + 3) * x / 6, in an order the TFLite converter leaves as ADD (with
+    RELU6 fused), MUL and MUL: it fuses `x * relu6(x + 3) * (1 / 6)` into HARD_SWISH."""
+    return keras.ops.relu6(x + 3.0) * (x * (1.0 / 6.0))
+
+
+def _hard_swish_layers(model: keras.Model) -> dict[int, layers.Layer]:
+    """{id: layer} of the layers whose activation is hard-swish, nested models walked into."""
+    found = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found |= _hard_swish_layers(layer)
+        elif getattr(layer, "activation", None) is keras.activations.hard_silu:
+            found[id(layer)] = layer
+    return found
+
+
+def _with_int8_hard_swish(layer: layers.Layer) -> layers.Layer:
+    """A copy of `layer` (its weights copied) with `int8_hard_swish` as its activation."""
+    copy = type(layer).from_config({**layer.get_config(), "activation": int8_hard_swish})
+    copy.build_from_config(layer.get_build_config())
+    copy.set_weights(layer.get_weights())
+    return copy
 
 
 def _uses(model: keras.Model, tensor) -> int | None:
@@ -119,14 +148,16 @@ def _pixel_shuffle_conv(deconv: layers.Conv2DTranspose, norm: layers.BatchNormal
     return layer
 
 
-def deploy_model(model: keras.Model) -> keras.Model:
+def deploy_model(model: keras.Model, int8: bool = False) -> keras.Model:
     """`model` with each 2x2 stride-2 transposed conv and its batch norm replaced by
-    `PixelShuffleConv` (the same function, to float32 rounding); `model` itself if it has none.
+    `PixelShuffleConv`, and with `int8`, each hard-swish activation by `int8_hard_swish`
+    (the same function, to float32 rounding); `model` itself if there is nothing to replace.
 
     The other layers are shared with `model`, so the result is for export, not for training.
     """
     pairs = _foldable(model)
-    if not pairs:
+    hard_swishes = _hard_swish_layers(model) if int8 else {}
+    if not pairs and not hard_swishes:
         return model
     folded_norms = {id(norm) for _, norm in pairs.values()}
 
@@ -135,6 +166,8 @@ def deploy_model(model: keras.Model) -> keras.Model:
             return _pixel_shuffle_conv(*pairs[id(layer)])
         if id(layer) in folded_norms:
             return Folded(name=layer.name, dtype=layer.dtype_policy)
+        if id(layer) in hard_swishes:
+            return _with_int8_hard_swish(layer)
         return layer
 
     return keras.models.clone_model(model, clone_function=clone, recursive=True)
