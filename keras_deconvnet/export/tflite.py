@@ -30,7 +30,8 @@ def convert_tflite(
     """Converts a model to TFLite flatbuffers of batch size 1 with built-in ops only.
 
     The model goes through a temporary batch-1 SavedModel (`TFLiteConverter.from_saved_model`,
-    as Keras' own LiteRT export does), converted once per type, in its deploy form
+    as Keras' own LiteRT export does) of its deploy form, converted once per type: one
+    SavedModel for float32 and float16, and another for int8 when its form differs
     (`deploy_model`: transposed convs as 1x1 convs and depth-to-space, and for int8 hard-swish
     as ops XNNPACK runs in int8; the same function).
 
@@ -53,7 +54,8 @@ def convert_tflite(
         raise UsageError("int8 TFLite needs calibration images (a representative dataset)")
     size = model_input_size(model)
     float_form = deploy_model(model)
-    int8_form = deploy_model(float_form, int8=True)  # float_form itself when it has no hard-swish
+    # float_form itself when the model has no hard-swish or no int8 file is asked for
+    int8_form = deploy_model(float_form, int8=True) if "int8" in tflite_types else float_form
     forms = {dtype: int8_form if dtype == "int8" else float_form for dtype in tflite_types}
     contents = {}
     for form in {id(form): form for form in forms.values()}.values():  # one SavedModel a form

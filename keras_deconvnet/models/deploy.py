@@ -54,7 +54,8 @@ class Folded(layers.Layer):
 
 def int8_hard_swish(x):
     """hard-swish, relu6(x + 3) * x / 6, in an order the TFLite converter leaves as ADD (with
-    RELU6 fused), MUL and MUL: it fuses `x * relu6(x + 3) * (1 / 6)` into HARD_SWISH."""
+    RELU6 fused), MUL and MUL: it fuses `x * relu6(x + 3) * (1 / 6)` into HARD_SWISH. Like
+    `keras.activations`, it takes and returns a tensor of any backend."""
     return keras.ops.relu6(x + 3.0) * (x * (1.0 / 6.0))
 
 
@@ -154,6 +155,11 @@ def deploy_model(model: keras.Model, int8: bool = False) -> keras.Model:
     (the same function, to float32 rounding); `model` itself if there is nothing to replace.
 
     The other layers are shared with `model`, so the result is for export, not for training.
+
+    Args:
+        model: a functional model, nested models included.
+        int8: also write hard-swish as ops XNNPACK runs in int8 (for int8 TFLite files only:
+            in float32 XNNPACK runs one HARD_SWISH op faster).
     """
     pairs = _foldable(model)
     hard_swishes = _hard_swish_layers(model) if int8 else {}
