@@ -56,14 +56,15 @@ def convert_tflite(
     float_form = deploy_model(model)
     # float_form itself when the model has no hard-swish or no int8 file is asked for
     int8_form = deploy_model(float_form, int8=True) if "int8" in tflite_types else float_form
-    forms = {dtype: int8_form if dtype == "int8" else float_form for dtype in tflite_types}
+    by_form = {}  # id of a deploy form: (the form, the types converted from it)
+    for dtype in tflite_types:
+        form = int8_form if dtype == "int8" else float_form
+        by_form.setdefault(id(form), (form, []))[1].append(dtype)
     contents = {}
-    for form in {id(form): form for form in forms.values()}.values():  # one SavedModel a form
+    for form, dtypes in by_form.values():  # one SavedModel a form
         with tempfile.TemporaryDirectory() as saved_model:
             _write_batch_one(form, size, saved_model)
-            for dtype in tflite_types:
-                if forms[dtype] is form:
-                    contents[dtype] = _convert(saved_model, dtype, calibration_images, size)
+            contents |= {dtype: _convert(saved_model, dtype, calibration_images, size) for dtype in dtypes}
     return {dtype: contents[dtype] for dtype in tflite_types}
 
 
