@@ -4,7 +4,8 @@ training without TensorFlow (Keras on JAX).
 The same steps as the tf.data pipeline, with PIL for resizing and colour conversion: random
 scale, pad to the crop size (image 0, mask ignore), random crop, random flip, an optional
 photometric distortion, then float32 images in 0..255 and int32 masks with the dataset's
-ignore label mapped to 255. The random draws differ from tf.data's (NumPy generators seeded
+ignore label mapped to 255, and an optional ClassMix or CutMix of each batch (`mix_regions`,
+as `keras_deconvnet.mixing`). The random draws differ from tf.data's (NumPy generators seeded
 with (seed, epoch, batch)), so a run is repeatable with this path but draws other crops than
 the same run through tf.data. Batches are made by `workers` threads; PIL and NumPy release
 the GIL for most of the work.
@@ -22,6 +23,8 @@ import keras
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
+
+MIX_MODES = ("none", "classmix", "cutmix")  # keras_deconvnet.mixing's, which needs TensorFlow
 
 
 def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -50,6 +53,36 @@ def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.nd
     if coins[1] and not contrast_first:
         pixels = _contrast(pixels, rng.uniform(0.5, 1.5))
     return pixels
+
+
+def mix_regions(
+    masks: np.ndarray, mode: str, probability: float, num_classes: int, rng: np.random.Generator
+) -> np.ndarray:
+    """`keras_deconvnet.mixing.mix_batch`'s pasted regions: (B, H, W) bool, image i's taken from image i - 1.
+
+    Args:
+        masks: (B, H, W) labels of the batch, 255 = ignore.
+        mode: "classmix" (each class of the other image with probability 1/2) or "cutmix" (a
+            box of a uniform random area fraction, the image's aspect).
+        probability: the chance that an image is mixed at all.
+        num_classes: the classes a mask may hold besides 255.
+        rng: the batch's generator.
+    """
+    others = np.roll(masks, 1, axis=0)
+    height, width = masks.shape[1:]
+    pasted = np.zeros(masks.shape, bool)
+    for index, other in enumerate(others):
+        if rng.random() >= probability:
+            continue
+        if mode == "classmix":
+            chosen = np.append(rng.random(num_classes) < 0.5, False)  # 255 maps to the last entry
+            pasted[index] = chosen[np.minimum(other, num_classes)]
+        else:
+            side = np.sqrt(rng.random())
+            box_height, box_width = round(height * side), round(width * side)
+            top, left = rng.integers(0, height - box_height + 1), rng.integers(0, width - box_width + 1)
+            pasted[index, top : top + box_height, left : left + box_width] = True
+    return pasted & (others != IGNORE_LABEL)
 
 
 def _contrast(pixels: np.ndarray, factor: float) -> np.ndarray:
@@ -105,6 +138,8 @@ class TrainingBatches(keras.utils.PyDataset):
         scale_range: tuple[float, float] = (0.5, 2.0),
         flip: bool = True,
         photometric: bool = False,
+        mix: str = "none",
+        mix_probability: float = 0.5,
         seed: int = 0,
         first_epoch: int = 0,
         workers: int = 4,
@@ -112,10 +147,15 @@ class TrainingBatches(keras.utils.PyDataset):
         super().__init__(workers=workers, use_multiprocessing=False)
         if batch_size < 1 or len(images) < batch_size:
             raise UsageError(f"{len(images)} training images cannot fill a batch of {batch_size}; use a smaller batch")
+        if mix not in MIX_MODES:
+            raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
+        if not 0 < mix_probability <= 1:
+            raise UsageError(f"mix_probability must be in (0, 1], got {mix_probability}")
         self.images, self.masks = images, masks
         self.num_classes, self.ignore_label = num_classes, ignore_label
         self.input_size, self.batch_size = tuple(input_size), batch_size
         self.scale_range, self.flip, self.photometric = tuple(scale_range), flip, photometric
+        self.mix, self.mix_probability = mix, mix_probability
         self.seed, self.first_epoch = seed, first_epoch
         self.batches_per_epoch = len(images) // batch_size
 
@@ -130,8 +170,13 @@ class TrainingBatches(keras.utils.PyDataset):
         rng = np.random.default_rng([self.seed, epoch, batch])
         chosen = order[batch * self.batch_size : (batch + 1) * self.batch_size]
         pairs = [self._augment(self.images[i], self.masks[i], rng) for i in chosen]
-        images, masks = zip(*pairs)
-        return np.stack(images).astype(np.float32), np.stack(masks).astype(np.int32)
+        images = np.stack([image for image, _ in pairs]).astype(np.float32)
+        masks = np.stack([mask for _, mask in pairs])
+        if self.mix != "none":
+            pasted = mix_regions(masks, self.mix, self.mix_probability, self.num_classes, rng)
+            images = np.where(pasted[..., None], np.roll(images, 1, axis=0), images)
+            masks = np.where(pasted, np.roll(masks, 1, axis=0), masks)
+        return images, masks.astype(np.int32)
 
     def _augment(self, image, mask, rng):
         factor = rng.uniform(*self.scale_range)

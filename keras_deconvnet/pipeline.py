@@ -12,7 +12,9 @@ Training augmentation follows section III.B of the paper (random crop, random ho
 resize): random scale, pad to the crop size, random crop, random flip. Image and mask always
 move together; masks are only ever resized with nearest neighbour and stay integer. An
 optional photometric distortion (brightness, contrast, saturation, hue; MMSegmentation's
-PhotoMetricDistortion) then changes the image only. The random ops are stateless, with one
+PhotoMetricDistortion) then changes the image only, and an optional mixed-sample step
+(`keras_deconvnet.mixing`: ClassMix or CutMix) pastes into each image of a batch a region of
+another, labels and all. The random ops are stateless, with one
 seed per element drawn from (seed, epoch, position), and each epoch is shuffled by (seed,
 epoch): a pipeline built with a seed yields the same batches every time, and one started at
 epoch k (`first_epoch`, a resumed run) yields what the uninterrupted stream yields there.
@@ -36,6 +38,7 @@ from keras_deconvnet.augmentation import (
 )
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.mixing import MIX_MODES, mix_batch
 
 EVALUATION_MODES = ("resize", "pad", "original")
 
@@ -50,6 +53,8 @@ def training_pipeline(
     scale_range: tuple[float, float] = (0.5, 2.0),
     flip: bool = True,
     photometric: PhotometricDistortion | None = None,
+    mix: str = "none",
+    mix_probability: float = 0.5,
     pad_value: float = 0.0,
     shuffle_buffer: int = 512,
     seed: int | None = None,
@@ -57,7 +62,7 @@ def training_pipeline(
     first_epoch: int = 0,
     size: int | None = None,
 ) -> tf.data.Dataset:
-    """Shuffles, augments (scale, pad, crop, flip, colours), batches and prefetches training data.
+    """Shuffles, augments (scale, pad, crop, flip, colours, mixing), batches and prefetches training data.
 
     Args:
         dataset: feature dicts with "image" uint8 (H, W, 3) and "segmentation_mask" uint8
@@ -69,6 +74,8 @@ def training_pipeline(
         scale_range: bounds of the random scale factor, applied before the crop.
         flip: whether to flip left-right with probability 1/2.
         photometric: a colour distortion of the image after the geometric steps, or None.
+        mix: "none", or the mixed-sample augmentation of each batch: "classmix" or "cutmix".
+        mix_probability: the chance that an image of a batch is mixed (with `mix`).
         pad_value: image value of the padding where a scaled image is smaller than the crop.
         shuffle_buffer: elements in the shuffle buffer (shuffled before augmentation).
         seed: makes shuffling and augmentation repeatable; None draws fresh randomness.
@@ -94,6 +101,10 @@ def training_pipeline(
     low, high = scale_range
     if not 0 < low <= high:
         raise UsageError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
+    if mix not in MIX_MODES:
+        raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
+    if not 0 < mix_probability <= 1:
+        raise UsageError(f"mix_probability must be in (0, 1], got {mix_probability}")
 
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)
@@ -108,7 +119,14 @@ def training_pipeline(
         if photometric is not None:
             # Folded in, not split off: the geometric draws stay those of a run without it.
             image = photometric(image, tf.random.experimental.stateless_fold_in(element_seed, 3))
-        return image, mask
+        return image, mask, tf.random.experimental.stateless_fold_in(element_seed, 4)
+
+    def mixed(images, masks, mix_seeds):
+        if mix == "none":
+            return images, masks
+        return mix_batch(
+            images, masks, mix_seeds, mode=mix, probability=mix_probability, num_classes=num_classes
+        )
 
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)  # fresh randomness, one stream all the same
@@ -138,6 +156,7 @@ def training_pipeline(
         epochs.flat_map(epoch_elements)
         .map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .batch(batch_size, drop_remainder=True)
+        .map(mixed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     )
     if repeat or steps is not None:
         cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps

@@ -281,13 +281,13 @@ def test_evaluate_refuses_a_dataset_with_other_classes_and_predict_follows_exif(
     assert np.asarray(Image.open(tmp_path / "out" / "photo_classes.png")).shape == (70, 40)
 
 
-def test_photometric_augmentation_and_another_loss_train_and_reload(tmp_path):
+def test_photometric_augmentation_mixing_and_another_loss_train_and_reload(tmp_path):
     from keras_deconvnet.losses import CrossEntropyLovasz
 
     run_dir = tmp_path / "run"
-    metrics = train(small_config(run_dir, model="lean", epochs=1, photometric=True, loss="ce+lovasz"))
+    metrics = train(small_config(run_dir, model="lean", epochs=1, photometric=True, mix="classmix", loss="ce+lovasz"))
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["photometric"] is True and config["loss"] == "ce+lovasz"
+    assert config["photometric"] is True and config["loss"] == "ce+lovasz" and config["mix"] == "classmix"
     assert np.isfinite(float(history(run_dir)[0]["loss"])) and metrics["epochs_run"] == 1
     reloaded = keras.models.load_model(run_dir / "last.keras")  # with its loss, to resume
     assert isinstance(reloaded.loss, CrossEntropyLovasz)

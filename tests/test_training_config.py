@@ -90,6 +90,8 @@ def test_class_weights_flag():
         ({"lr": -1.0}, "--lr"),
         ({"lr": float("nan")}, "--lr"),
         ({"batch_size": 0}, "--batch-size"),
+        ({"mix_probability": 0.0}, "--mix-probability"),
+        ({"mix_probability": 1.5}, "--mix-probability"),
         ({"scale_range": (0.0, 2.0)}, "--scale-range"),
         ({"scale_range": (2.0, 0.5)}, "--scale-range"),
         ({"scale_range": (0.5,)}, "--scale-range"),

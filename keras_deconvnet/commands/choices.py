@@ -10,6 +10,7 @@ MODEL_NAMES = (
     "paper", "deconvnet_vgg16", "lean", "lean_minimalistic", "lean_context", "lraspp_small",
     "lraspp_large", "aspp_small", "paper_spatial", "paper_skips",
 )
+MIX_MODES = ("none", "classmix", "cutmix")  # keras_deconvnet.mixing.MIX_MODES
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # keras_deconvnet.losses.LOSS_NAMES
 WANDB_MODES = ("online", "offline", "disabled")  # keras_deconvnet.tracking.WANDB_MODES
 EVALUATION_MODES = ("resize", "original")  # keras_deconvnet.evaluation.EVALUATION_MODES

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_size
-from keras_deconvnet.commands.choices import LOSS_NAMES, MODEL_NAMES, WANDB_MODES
+from keras_deconvnet.commands.choices import LOSS_NAMES, MIX_MODES, MODEL_NAMES, WANDB_MODES
 from keras_deconvnet.training.config import PRESETS, TrainConfig
 from keras_deconvnet.training.data import DATA_LOADERS
 
@@ -60,6 +60,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--input-size", type=parse_size, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
     add("--scale-range", type=parse_scale_range, help="random scale range MIN,MAX before cropping, 0 < MIN <= MAX (default: 0.5,2.0)")
     add("--photometric", action=argparse.BooleanOptionalAction, help="random brightness, contrast, saturation and hue on the images after the geometric augmentation (MMSegmentation's PhotoMetricDistortion; default: off)")
+    add("--mix", choices=MIX_MODES, help="mixed-sample augmentation: paste into each training image a region of another, labels and all, so objects appear in streets they were not seen in; classmix (the pixels of a random half of the other image's classes) or cutmix (a random box) (default: none)")
+    add("--mix-probability", type=float, help=f"the chance that a training image is mixed, with --mix (default: {DEFAULTS.mix_probability})")
     add("--loss", choices=LOSS_NAMES, help="training loss: cross-entropy; ohem (cross-entropy of the pixels whose true-class probability is below 0.7, at least 100,000 a batch); lovasz (Lovasz-softmax, a surrogate of 1 - IoU); ce+lovasz (their sum) (default: cross-entropy)")
     add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU) or one comma-separated weight per class (default: none)")
     add("--backbone-weights", type=lambda text: None if text.lower() == "none" else text, help="encoder weights: 'imagenet' (Keras download), 'none', or a path to a local weights file (default: none)")

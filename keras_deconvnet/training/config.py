@@ -61,6 +61,8 @@ class TrainConfig:
     input_size: tuple[int, int] = (224, 224)
     scale_range: tuple[float, float] = (0.5, 2.0)
     photometric: bool = False
+    mix: str = "none"  # mixed-sample augmentation of each batch: none, classmix, cutmix
+    mix_probability: float = 0.5
     loss: str = "cross-entropy"
     class_weights: str = "none"
     backbone_weights: str | None = None
@@ -105,6 +107,7 @@ RULES = (
     ("epochs", lambda config: config.epochs >= 1, "at least 1"),
     ("warmup_epochs", lambda config: 0 <= config.warmup_epochs < config.epochs, "at least 0 and below --epochs"),
     ("batch_size", lambda config: config.batch_size >= 1, "at least 1"),
+    ("mix_probability", lambda config: 0 < config.mix_probability <= 1, "in (0, 1]"),
     ("patience", lambda config: config.patience >= 0, "at least 0 (0 turns early stopping off)"),
 )
 

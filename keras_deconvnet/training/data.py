@@ -76,6 +76,8 @@ def _augmentation(config) -> dict:
         "input_size": tuple(config.input_size),
         "batch_size": config.batch_size,
         "scale_range": tuple(config.scale_range),
+        "mix": config.mix,
+        "mix_probability": config.mix_probability,
         "seed": config.seed,
     }
 
