@@ -4,9 +4,9 @@ A small model trained from scratch on a few streets learns each object in the co
 streets it saw. Pasting part of one training image, with its labels, into another puts objects
 in scenes they never appeared in:
 
-- `classmix` (Olsson et al., WACV 2021) pastes the pixels of a random half of the other
-  image's classes (each class with probability 1/2), so the pasted region follows object
-  outlines.
+- `classmix` (after Olsson et al., WACV 2021) pastes the pixels of the other image's classes,
+  each class with probability 1/2 (ClassMix picks exactly half of them; the coins differ only
+  for images of few classes), so the pasted region follows object outlines.
 - `cutmix` (Yun et al., ICCV 2019) pastes a random box covering a uniform random fraction of
   the image.
 
@@ -18,6 +18,7 @@ NumPy pipeline has the same steps in `keras_deconvnet.numpy_pipeline`.
 
 import tensorflow as tf
 
+from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 
 MIX_MODES = ("none", "classmix", "cutmix")
@@ -45,9 +46,12 @@ def mix_batch(
     Returns:
         The mixed images and masks, same shapes and dtypes. A pasted pixel takes image and
         label from the other image together; 255 pixels of the other image are never pasted.
+
+    Raises:
+        UsageError: an unknown mode.
     """
-    if mode not in MIX_MODES[1:]:
-        raise ValueError(f"mode must be one of {MIX_MODES[1:]}, got {mode!r}")
+    if mode not in ("classmix", "cutmix"):
+        raise UsageError(f"mix mode must be classmix or cutmix, got {mode!r}")
     others, other_masks = tf.roll(images, 1, axis=0), tf.roll(masks, 1, axis=0)
 
     def region(args):

@@ -67,7 +67,15 @@ def mix_regions(
         probability: the chance that an image is mixed at all.
         num_classes: the classes a mask may hold besides 255.
         rng: the batch's generator.
+
+    Returns:
+        Where each image takes the previous image's pixel and label; never where that is 255.
+
+    Raises:
+        UsageError: an unknown mode.
     """
+    if mode not in ("classmix", "cutmix"):
+        raise UsageError(f"mix mode must be classmix or cutmix, got {mode!r}")
     others = np.roll(masks, 1, axis=0)
     height, width = masks.shape[1:]
     pasted = np.zeros(masks.shape, bool)
@@ -83,6 +91,16 @@ def mix_regions(
             top, left = rng.integers(0, height - box_height + 1), rng.integers(0, width - box_width + 1)
             pasted[index, top : top + box_height, left : left + box_width] = True
     return pasted & (others != IGNORE_LABEL)
+
+
+def _check_mix(mix: str, probability: float, batch_size: int) -> None:
+    """The mixing settings' checks, as the tf.data pipeline's."""
+    if mix not in MIX_MODES:
+        raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
+    if not 0 < probability <= 1:
+        raise UsageError(f"mix_probability must be in (0, 1], got {probability}")
+    if mix != "none" and batch_size < 2:
+        raise UsageError(f"mix {mix!r} takes regions from the other images of a batch; use a batch of at least 2")
 
 
 def _contrast(pixels: np.ndarray, factor: float) -> np.ndarray:
@@ -147,10 +165,7 @@ class TrainingBatches(keras.utils.PyDataset):
         super().__init__(workers=workers, use_multiprocessing=False)
         if batch_size < 1 or len(images) < batch_size:
             raise UsageError(f"{len(images)} training images cannot fill a batch of {batch_size}; use a smaller batch")
-        if mix not in MIX_MODES:
-            raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
-        if not 0 < mix_probability <= 1:
-            raise UsageError(f"mix_probability must be in (0, 1], got {mix_probability}")
+        _check_mix(mix, mix_probability, batch_size)
         self.images, self.masks = images, masks
         self.num_classes, self.ignore_label = num_classes, ignore_label
         self.input_size, self.batch_size = tuple(input_size), batch_size

@@ -105,6 +105,8 @@ def training_pipeline(
         raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
     if not 0 < mix_probability <= 1:
         raise UsageError(f"mix_probability must be in (0, 1], got {mix_probability}")
+    if mix != "none" and batch_size < 2:
+        raise UsageError(f"mix {mix!r} takes regions from the other images of a batch; use a batch of at least 2")
 
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)
@@ -119,14 +121,12 @@ def training_pipeline(
         if photometric is not None:
             # Folded in, not split off: the geometric draws stay those of a run without it.
             image = photometric(image, tf.random.experimental.stateless_fold_in(element_seed, 3))
+        if mix == "none":
+            return image, mask
         return image, mask, tf.random.experimental.stateless_fold_in(element_seed, 4)
 
     def mixed(images, masks, mix_seeds):
-        if mix == "none":
-            return images, masks
-        return mix_batch(
-            images, masks, mix_seeds, mode=mix, probability=mix_probability, num_classes=num_classes
-        )
+        return mix_batch(images, masks, mix_seeds, mode=mix, probability=mix_probability, num_classes=num_classes)
 
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)  # fresh randomness, one stream all the same
@@ -156,8 +156,9 @@ def training_pipeline(
         epochs.flat_map(epoch_elements)
         .map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .batch(batch_size, drop_remainder=True)
-        .map(mixed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     )
+    if mix != "none":
+        batches = batches.map(mixed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if repeat or steps is not None:
         cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps
         batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))

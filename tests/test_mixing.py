@@ -24,10 +24,13 @@ def labelled_batch(rng, count=6, size=(12, 16), ignore=True):
 def pasted_from_previous(images, masks, mixed_images, mixed_masks):
     """Where each mixed image took the previous image's pixel; asserts the label came with it."""
     previous_images, previous_masks = np.roll(images, 1, axis=0), np.roll(masks, 1, axis=0)
-    pasted = np.all(mixed_images == previous_images, axis=-1)
-    assert np.all(pasted | np.all(mixed_images == images, axis=-1))  # no third source, no blend
+    like_previous = np.all(mixed_images == previous_images, axis=-1)
+    like_own = np.all(mixed_images == images, axis=-1)
+    assert np.all(like_previous | like_own)  # no third source, no blend
+    pasted, kept = like_previous & ~like_own, like_own & ~like_previous  # the pixels that tell
     np.testing.assert_array_equal(mixed_masks[pasted], previous_masks[pasted])
-    np.testing.assert_array_equal(mixed_masks[~pasted], masks[~pasted])
+    np.testing.assert_array_equal(mixed_masks[kept], masks[kept])
+    assert np.all((mixed_masks == masks) | (mixed_masks == previous_masks))
     assert not np.any(pasted & (previous_masks == 255))  # ignored pixels are never pasted
     return pasted
 
@@ -76,6 +79,10 @@ def test_mixing_repeats_under_a_seed_and_respects_its_probability(rng):
     unchanged_images, unchanged_masks = mixed(images, masks, "cutmix", probability=1e-9)
     np.testing.assert_array_equal(unchanged_images, images)
     np.testing.assert_array_equal(unchanged_masks, masks)
+    many_images, many_masks = labelled_batch(rng, count=200, size=(4, 4), ignore=False)
+    half_images, _ = mixed(many_images, many_masks, "cutmix", probability=0.5)
+    mixed_share = np.mean(np.any(half_images != many_images, axis=(1, 2, 3)))
+    assert 0.35 < mixed_share < 0.65  # a fixed draw: the seeds make it the same every run
 
 
 def dataset(rng, count=8, size=(30, 40)):
@@ -85,35 +92,56 @@ def dataset(rng, count=8, size=(30, 40)):
     })
 
 
-def first_batch(data, **settings):
+def first_batch(data, seed=5, **settings):
+    """Scaled up only: no padding, so every pixel of a pasted box can be seen to be pasted."""
     pipeline = training_pipeline(
-        data, num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4, seed=5, **settings
+        data, num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4, seed=seed,
+        scale_range=(1.0, 2.0), **settings
     )
     return [value.numpy() for value in next(iter(pipeline))]
 
 
+@pytest.mark.parametrize("seed", [0, 5])
 @pytest.mark.parametrize("mode", ["classmix", "cutmix"])
-def test_the_pipeline_mixes_its_own_augmented_batch(rng, mode):
+def test_the_pipeline_mixes_its_own_augmented_batch(rng, mode, seed):
     data = dataset(rng)
-    images, masks = first_batch(data)
-    mixed_images, mixed_masks = first_batch(data, mix=mode, mix_probability=1.0)
+    images, masks = first_batch(data, seed)
+    mixed_images, mixed_masks = first_batch(data, seed, mix=mode, mix_probability=1.0)
     pasted = pasted_from_previous(images, masks, mixed_images, mixed_masks)
     assert pasted.any()
     if mode == "classmix":
         assert_whole_classes(pasted, masks)
     else:
         assert_boxes(pasted)
-    again_images, _ = first_batch(data, mix=mode, mix_probability=1.0)
+    again_images, _ = first_batch(data, seed, mix=mode, mix_probability=1.0)
     np.testing.assert_array_equal(again_images, mixed_images)
 
 
-@pytest.mark.parametrize("settings", [{"mix": "mixup"}, {"mix_probability": 0}])
-def test_a_bad_mix_is_one_clear_error(rng, settings):
-    labels = dict(num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4)
-    with pytest.raises(UsageError, match="mix"):
-        training_pipeline(dataset(rng), **labels, **settings)
-    with pytest.raises(UsageError, match="mix"):
-        TrainingBatches([np.zeros((30, 40, 3), np.uint8)] * 4, [np.zeros((30, 40), np.uint8)] * 4, **labels, **settings)
+def test_a_resumed_pipeline_mixes_as_the_uninterrupted_one(rng):
+    data = dataset(rng)
+    settings = dict(num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4, seed=5,
+                    mix="classmix", mix_probability=1.0)
+    stream = training_pipeline(data, **settings, repeat=True)
+    resumed = training_pipeline(data, **settings, first_epoch=1)
+    expected = list(stream.skip(2).take(2))  # epoch 1 (two batches of 4 of the 8 images)
+    for (images, masks), (want_images, want_masks) in zip(resumed, expected, strict=True):
+        np.testing.assert_array_equal(images.numpy(), want_images.numpy())
+        np.testing.assert_array_equal(masks.numpy(), want_masks.numpy())
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [({"mix": "mixup"}, "mix must be"), ({"mix_probability": 0}, "mix_probability"),
+     ({"mix": "cutmix", "batch_size": 1}, "a batch of at least 2")],
+)
+def test_a_bad_mix_is_one_clear_error(rng, settings, words):
+    settings = {**dict(num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4), **settings}
+    with pytest.raises(UsageError, match=words):
+        training_pipeline(dataset(rng), **settings)
+    with pytest.raises(UsageError, match=words):
+        TrainingBatches([np.zeros((30, 40, 3), np.uint8)] * 4, [np.zeros((30, 40), np.uint8)] * 4, **settings)
+    with pytest.raises(UsageError, match="classmix or cutmix"):
+        mix_regions(np.zeros((2, 4, 4), np.int32), "none", 1.0, NUM_CLASSES, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("mode", ["classmix", "cutmix"])
@@ -127,12 +155,17 @@ def test_numpy_regions_follow_classes_or_a_box_and_skip_ignored_pixels(rng, mode
         assert_boxes(pasted)
 
 
-def test_numpy_batches_mix_their_own_augmented_batch(rng):
+@pytest.mark.parametrize("mode", ["classmix", "cutmix"])
+def test_numpy_batches_mix_their_own_augmented_batch(rng, mode):
     images = [rng.integers(0, 256, size=(30, 40, 3), dtype=np.uint8) for _ in range(8)]
     masks = [rng.integers(0, NUM_CLASSES, size=(30, 40), dtype=np.uint8) for _ in range(8)]
-    settings = dict(num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4, seed=1)
+    settings = dict(num_classes=NUM_CLASSES, ignore_label=255, input_size=(24, 32), batch_size=4, seed=1,
+                    scale_range=(1.0, 2.0))  # no padding, as first_batch
     plain_images, plain_masks = TrainingBatches(images, masks, **settings)[0]
-    mixed_images, mixed_masks = TrainingBatches(images, masks, **settings, mix="classmix", mix_probability=1.0)[0]
+    mixed_images, mixed_masks = TrainingBatches(images, masks, **settings, mix=mode, mix_probability=1.0)[0]
     pasted = pasted_from_previous(plain_images, plain_masks, mixed_images, mixed_masks)
     assert pasted.any()
-    assert_whole_classes(pasted, plain_masks)
+    if mode == "classmix":
+        assert_whole_classes(pasted, plain_masks)
+    else:
+        assert_boxes(pasted)

@@ -92,6 +92,7 @@ def test_class_weights_flag():
         ({"batch_size": 0}, "--batch-size"),
         ({"mix_probability": 0.0}, "--mix-probability"),
         ({"mix_probability": 1.5}, "--mix-probability"),
+        ({"mix": "classmix", "batch_size": 1}, "--mix"),
         ({"scale_range": (0.0, 2.0)}, "--scale-range"),
         ({"scale_range": (2.0, 0.5)}, "--scale-range"),
         ({"scale_range": (0.5,)}, "--scale-range"),

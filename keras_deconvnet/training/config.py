@@ -108,6 +108,7 @@ RULES = (
     ("warmup_epochs", lambda config: 0 <= config.warmup_epochs < config.epochs, "at least 0 and below --epochs"),
     ("batch_size", lambda config: config.batch_size >= 1, "at least 1"),
     ("mix_probability", lambda config: 0 < config.mix_probability <= 1, "in (0, 1]"),
+    ("mix", lambda config: config.mix == "none" or config.batch_size >= 2, "none with --batch-size 1 (nothing to mix)"),
     ("patience", lambda config: config.patience >= 0, "at least 0 (0 turns early stopping off)"),
 )
 
