@@ -21,8 +21,6 @@ import tensorflow as tf
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 
-MIX_MODES = ("none", "classmix", "cutmix")
-
 
 def mix_batch(
     images: tf.Tensor,

@@ -23,8 +23,7 @@ import keras
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
-
-MIX_MODES = ("none", "classmix", "cutmix")  # keras_deconvnet.mixing's, which needs TensorFlow
+from keras_deconvnet.mix_settings import check_mix
 
 
 def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -93,16 +92,6 @@ def mix_regions(
     return pasted & (others != IGNORE_LABEL)
 
 
-def _check_mix(mix: str, probability: float, batch_size: int) -> None:
-    """The mixing settings' checks, as the tf.data pipeline's."""
-    if mix not in MIX_MODES:
-        raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
-    if not 0 < probability <= 1:
-        raise UsageError(f"mix_probability must be in (0, 1], got {probability}")
-    if mix != "none" and batch_size < 2:
-        raise UsageError(f"mix {mix!r} takes regions from the other images of a batch; use a batch of at least 2")
-
-
 def _contrast(pixels: np.ndarray, factor: float) -> np.ndarray:
     mean = pixels.mean(axis=(0, 1), keepdims=True)
     return np.clip((pixels - mean) * factor + mean, 0, 255)
@@ -165,7 +154,7 @@ class TrainingBatches(keras.utils.PyDataset):
         super().__init__(workers=workers, use_multiprocessing=False)
         if batch_size < 1 or len(images) < batch_size:
             raise UsageError(f"{len(images)} training images cannot fill a batch of {batch_size}; use a smaller batch")
-        _check_mix(mix, mix_probability, batch_size)
+        check_mix(mix, mix_probability, batch_size)
         self.images, self.masks = images, masks
         self.num_classes, self.ignore_label = num_classes, ignore_label
         self.input_size, self.batch_size = tuple(input_size), batch_size

@@ -38,7 +38,8 @@ from keras_deconvnet.augmentation import (
 )
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.mixing import MIX_MODES, mix_batch
+from keras_deconvnet.mix_settings import check_mix
+from keras_deconvnet.mixing import mix_batch
 
 EVALUATION_MODES = ("resize", "pad", "original")
 
@@ -101,12 +102,7 @@ def training_pipeline(
     low, high = scale_range
     if not 0 < low <= high:
         raise UsageError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
-    if mix not in MIX_MODES:
-        raise UsageError(f"mix must be one of {', '.join(MIX_MODES)}, got {mix!r}")
-    if not 0 < mix_probability <= 1:
-        raise UsageError(f"mix_probability must be in (0, 1], got {mix_probability}")
-    if mix != "none" and batch_size < 2:
-        raise UsageError(f"mix {mix!r} takes regions from the other images of a batch; use a batch of at least 2")
+    check_mix(mix, mix_probability, batch_size)
 
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)

@@ -149,15 +149,12 @@ def test_the_names_the_parsers_offer_are_the_librarys():
         evaluation,
         export,
         losses,
-        mixing,
         models,
-        numpy_pipeline,
         tracking,
     )
 
     assert choices.MODEL_NAMES == tuple(models.MODEL_BUILDERS)
     assert choices.LOSS_NAMES == losses.LOSS_NAMES
-    assert choices.MIX_MODES == mixing.MIX_MODES == numpy_pipeline.MIX_MODES
     assert choices.WANDB_MODES == tracking.WANDB_MODES
     assert choices.EVALUATION_MODES == evaluation.EVALUATION_MODES
     assert choices.EXPORT_FORMATS == export.FORMATS

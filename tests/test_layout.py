@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "keras_deconvnet"
 FLOW = {
     "__init__": 0, "errors": 0, "labels": 0, "json_files": 0, "lazy": 0, "quiet": 0,
     "datasets": 1,
-    "augmentation": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2,
+    "augmentation": 2, "mix_settings": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2,
     "models": 3,
     "losses": 4, "metrics": 4,
     "training": 5, "curves": 5, "tracking": 5, "summary": 5,

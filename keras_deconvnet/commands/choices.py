@@ -5,12 +5,13 @@ Each is the value of the name in its comment; tests/test_commands.py checks that
 so a change there fails the tests until it is made here too.
 """
 
+from keras_deconvnet.mix_settings import MIX_MODES as MIX_MODES  # TensorFlow-free: imported, not copied
+
 # keras_deconvnet.models.MODEL_BUILDERS, in its order
 MODEL_NAMES = (
     "paper", "deconvnet_vgg16", "lean", "lean_minimalistic", "lean_context", "lraspp_small",
     "lraspp_large", "aspp_small", "paper_spatial", "paper_skips",
 )
-MIX_MODES = ("none", "classmix", "cutmix")  # keras_deconvnet.mixing.MIX_MODES
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # keras_deconvnet.losses.LOSS_NAMES
 WANDB_MODES = ("online", "offline", "disabled")  # keras_deconvnet.tracking.WANDB_MODES
 EVALUATION_MODES = ("resize", "original")  # keras_deconvnet.evaluation.EVALUATION_MODES
