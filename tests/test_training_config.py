@@ -35,6 +35,8 @@ def test_paper_presets_train_plainly_and_the_camvid_preset_is_the_chosen_recipe(
         assert (config.loss, config.photometric) == ("cross-entropy", False)
     camvid = resolve_config("camvid", {"data_dir": "CamVid"})
     assert (camvid.model, camvid.dataset, camvid.loss, camvid.photometric) == ("lean", "camvid", "ce+lovasz", True)
+    assert camvid.mix == "classmix"  # what moved the held-out street most (README)
+    assert resolve_config("camvid", {"mix": "none"}).mix == "none"
     assert camvid.patience == 0  # a fixed schedule: no early stop, whatever --epochs says
     assert resolve_config("camvid", {"epochs": 150}).patience == 0
 

@@ -14,7 +14,7 @@ from keras_deconvnet.labels import IGNORE_LABEL
 
 # Tables II and III of the paper (plain cross-entropy, no photometric distortion), and the
 # CamVid recipe chosen on the held-out sequence (README, "Results on CamVid"): lean model,
-# 256x352 crops, a fixed cosine schedule with no early stop. Explicit flags override them.
+# 256x352 crops, ClassMix, a fixed cosine schedule with no early stop. Explicit flags override them.
 PAPER = {"loss": "cross-entropy", "photometric": False}
 PRESETS = {
     "paper-exp1": {**PAPER, "epochs": 115, "optimizer": "sgd", "schedule": "none"},
@@ -26,6 +26,7 @@ PRESETS = {
         "scale_range": (0.75, 1.75),
         "photometric": True,
         "loss": "ce+lovasz",
+        "mix": "classmix",
         "class_weights": "sqrt-median-frequency",
         "optimizer": "adamw",
         "weight_decay": 1e-4,
