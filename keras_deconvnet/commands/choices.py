@@ -2,10 +2,11 @@
 so `--help`) imports neither Keras nor TensorFlow: the modules they come from import Keras.
 
 Each is the value of the name in its comment; tests/test_commands.py checks that they agree,
-so a change there fails the tests until it is made here too.
+so a change there fails the tests until it is made here too. `MIX_MODES` is imported instead:
+`keras_deconvnet.mix_settings` imports neither.
 """
 
-from keras_deconvnet.mix_settings import MIX_MODES as MIX_MODES  # TensorFlow-free: imported, not copied
+from keras_deconvnet.mix_settings import MIX_MODES  # noqa: F401 (offered to the parsers from here)
 
 # keras_deconvnet.models.MODEL_BUILDERS, in its order
 MODEL_NAMES = (
