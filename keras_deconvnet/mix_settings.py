@@ -8,6 +8,7 @@ the same settings with the same messages.
 from keras_deconvnet.errors import UsageError
 
 MIX_MODES = ("none", "classmix", "cutmix")
+MIXING_MODES = MIX_MODES[1:]  # the modes that paste regions; what the mixers themselves accept
 
 
 def check_mix(mix: str, probability: float, batch_size: int) -> None:
@@ -22,3 +23,13 @@ def check_mix(mix: str, probability: float, batch_size: int) -> None:
         raise UsageError(f"mix_probability must be in (0, 1], got {probability}")
     if mix != "none" and batch_size < 2:
         raise UsageError(f"mix {mix!r} takes regions from the other images of a batch; use a batch of at least 2")
+
+
+def check_mix_mode(mode: str) -> None:
+    """Checks the mode a mixer was called with.
+
+    Raises:
+        UsageError: a mode that does not mix (including "none", which callers skip the mixer for).
+    """
+    if mode not in MIXING_MODES:
+        raise UsageError(f"mix mode must be one of {', '.join(MIXING_MODES)}, got {mode!r}")

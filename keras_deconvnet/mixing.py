@@ -18,8 +18,8 @@ NumPy pipeline has the same steps in `keras_deconvnet.numpy_pipeline`.
 
 import tensorflow as tf
 
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.mix_settings import check_mix_mode
 
 
 def mix_batch(
@@ -48,8 +48,7 @@ def mix_batch(
     Raises:
         UsageError: an unknown mode.
     """
-    if mode not in ("classmix", "cutmix"):
-        raise UsageError(f"mix mode must be classmix or cutmix, got {mode!r}")
+    check_mix_mode(mode)
     others, other_masks = tf.roll(images, 1, axis=0), tf.roll(masks, 1, axis=0)
 
     def region(args):

@@ -23,7 +23,7 @@ import keras
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.mix_settings import check_mix
+from keras_deconvnet.mix_settings import check_mix, check_mix_mode
 
 
 def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -73,8 +73,7 @@ def mix_regions(
     Raises:
         UsageError: an unknown mode.
     """
-    if mode not in ("classmix", "cutmix"):
-        raise UsageError(f"mix mode must be classmix or cutmix, got {mode!r}")
+    check_mix_mode(mode)
     others = np.roll(masks, 1, axis=0)
     height, width = masks.shape[1:]
     pasted = np.zeros(masks.shape, bool)

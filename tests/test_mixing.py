@@ -140,8 +140,16 @@ def test_a_bad_mix_is_one_clear_error(rng, settings, words):
         training_pipeline(dataset(rng), **settings)
     with pytest.raises(UsageError, match=words):
         TrainingBatches([np.zeros((30, 40, 3), np.uint8)] * 4, [np.zeros((30, 40), np.uint8)] * 4, **settings)
-    with pytest.raises(UsageError, match="classmix or cutmix"):
-        mix_regions(np.zeros((2, 4, 4), np.int32), "none", 1.0, NUM_CLASSES, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("mode", ["none", "mixup"])
+def test_both_mixers_refuse_a_mode_that_does_not_mix_with_one_message(rng, mode):
+    images, masks = labelled_batch(rng)
+    words = f"mix mode must be one of classmix, cutmix, got '{mode}'"
+    with pytest.raises(UsageError, match=words):
+        mixed(images, masks, mode)
+    with pytest.raises(UsageError, match=words):
+        mix_regions(masks, mode, 1.0, NUM_CLASSES, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("mode", ["classmix", "cutmix"])
