@@ -349,6 +349,21 @@ def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
     assert json.loads((out_dir / "tiny_v1_int8.json").read_text())["source_model"] == "tiny.keras"
 
 
+def test_export_script_names_the_released_files_in_its_check_table(tmp_path, monkeypatch, capsys):
+    save_tiny_model(tmp_path / "tiny.keras")
+    script = load_script("export")
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
+    out_dir = tmp_path / "saved_models" / "tiny"
+    args = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out_dir), "--formats", "keras,tflite",
+            "--tflite-types", "int8", "--calibration-dataset", "demo", "--calibration-images", "4",
+            "--check-images", "2", "--latency-runs", "1", "--release", "best"]
+    script.main(script.get_args_parser().parse_args(args))
+    printed = capsys.readouterr().out
+    for name in ("best.keras", "best_int8.tflite"):
+        assert f"| {name} |" in printed and (out_dir / name).is_file()
+    assert "tiny_v1" not in printed  # the versioned names no longer exist
+
+
 def test_export_refuses_int8_when_nothing_says_what_the_model_was_trained_on(tmp_path, monkeypatch):
     model = save_tiny_model(tmp_path / "tiny.keras")  # no run config.json beside it
     script = load_script("export")

@@ -218,13 +218,16 @@ def main(args: argparse.Namespace) -> None:
     except ExportCheckError as error:
         print(format_check_table(error.rows))
         raise
-    print(format_check_table(result.checks))
     artifacts = result.artifacts
     if args.release:
         extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}
         if tta:
             extra["tta"] = tta.as_metadata()
         artifacts = {**artifacts, **release_artifacts(artifacts, args.release, extra)}
+    # The table names the files as they are now: a release has renamed its versioned ones.
+    rows = [dataclasses.replace(row, file=Path(artifacts[row.kind]).name) if row.kind in artifacts else row
+            for row in result.checks]
+    print(format_check_table(rows))
     print(f"version {result.version} of {args.out}:")
     for kind, path in artifacts.items():
         print(f"  {kind:<15} {path}")
