@@ -163,3 +163,15 @@ def test_the_names_the_parsers_offer_are_the_librarys():
     assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
     assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())
     assert choices.BENCHMARK_QUICK == benchmark.QUICK
+
+
+def test_evaluate_keeps_a_default_folder_for_each_runs_checkpoint():
+    from keras_deconvnet.commands.evaluate import default_out_dir, get_args_parser
+
+    def folder(model: str, *flags: str) -> Path:
+        args = get_args_parser().parse_args(["--model", model, "--dataset", "camvid", "--split", "val", *flags])
+        return default_out_dir(args, "original", None)
+
+    assert folder("runs/a/last.keras") != folder("runs/b/last.keras")
+    assert folder("runs/a/last.keras").name == "a_last_camvid_val_original"
+    assert folder("runs/a/last.keras", "--input-size", "352x480").name == "a_last_camvid_val_original_352x480"

@@ -31,7 +31,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_tta_arguments(parser)
     parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
-    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/MODEL_DATASET_SPLIT_MODE, with a _tta-... suffix for TTA)")
+    parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/FOLDER_MODEL_DATASET_SPLIT_MODE, FOLDER being the one that holds the model, with _HxW for --input-size and _tta-... for TTA)")
     add_verbose_argument(parser)
     return parser
 
@@ -41,6 +41,15 @@ def tta_suffix(tta) -> str:
     if tta is None:
         return ""
     return "_tta" + ("-flip" if tta.flip else "") + "".join(f"-{scale}" for scale in tta.scales)
+
+
+def default_out_dir(args: argparse.Namespace, mode: str, tta) -> Path:
+    """runs/eval/FOLDER_MODEL_DATASET_SPLIT_MODE[_HxW][_tta-...]: named after the model's folder
+    too, so the scores of two runs' `last.keras` keep a folder each."""
+    model_path = Path(args.model).absolute()
+    model_name = "_".join(part for part in (model_path.parent.name, model_path.stem) if part)
+    size_suffix = "_{}x{}".format(*args.input_size) if args.input_size else ""
+    return Path("runs", "eval", f"{model_name}_{args.dataset}_{args.split}_{mode}{size_suffix}{tta_suffix(tta)}")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -74,9 +83,7 @@ def main(args: argparse.Namespace) -> None:
     scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
     scores["tta"] = tta.as_metadata() if tta else None
     scores["input_size"] = list(predictor.input_size)
-    model_path = Path(args.model)
-    size_suffix = "_{}x{}".format(*args.input_size) if args.input_size else ""
-    out_dir = Path(args.out) if args.out else Path("runs", "eval", f"{model_path.stem}_{args.dataset}_{args.split}_{mode}{size_suffix}{tta_suffix(tta)}")
+    out_dir = Path(args.out) if args.out else default_out_dir(args, mode, tta)
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
     write_json(out_dir / "scores.json", {**scores, "class_names": list(info.class_names)})
     views = f", TTA {tta.as_metadata()}" if tta else ""
