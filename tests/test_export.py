@@ -12,14 +12,13 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
-from conftest import load_script, random_images
+from conftest import load_script, random_images, synthetic_dataset_images
 from PIL import Image
 
 from keras_deconvnet import UsageError, build_model
@@ -314,21 +313,6 @@ def save_tiny_model(path: Path) -> Path:
     logits = keras.layers.Conv2D(CLASSES, 3, padding="same")(keras.layers.Rescaling(1 / 255)(inputs))
     keras.Model(inputs, logits).save(path)
     return path
-
-
-def synthetic_dataset_images(sources: list | None = None):
-    """A stand-in for export.py's `dataset_images`: random images; it notes each (source, split)."""
-    rng = np.random.default_rng(3)
-    info = SimpleNamespace(
-        name="synthetic", num_classes=CLASSES, class_names=("a", "b", "c"), palette=np.eye(3, dtype=np.uint8) * 255
-    )
-
-    def dataset_images(source, split, count, model):
-        if sources is not None:
-            sources.append((source, split))
-        return random_images(rng, count, 32, 32), rng.integers(0, CLASSES, size=(count, 32, 32)), info
-
-    return dataset_images
 
 
 def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):

@@ -53,6 +53,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--tflite-types", default=",".join(TFLITE_TYPES), help=f"comma-separated (default: {','.join(TFLITE_TYPES)})"
     )
     parser.add_argument(
+        "--int8-float-layers", default="", metavar="NAMES",
+        help="comma-separated layers or stages (nested models, e.g. decoder_stage3) whose ops the int8 TFLite "
+        "file keeps in float32: selective quantisation, for a stage that loses accuracy in int8; the file "
+        "then gives float32 logits (default: none, all int8)",
+    )
+    parser.add_argument(
         "--calibration-dataset",
         help="dataset for int8 calibration (its --calibration-split) and the check (its --check-split) "
         "(default: the dataset in the run's config.json beside the model; without one, int8 needs this flag "
@@ -186,6 +192,7 @@ def dataset_images(
 def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.export import (
         ExportCheckError,
+        checked_float_layers,
         export_model,
         format_check_table,
         release_artifacts,
@@ -197,9 +204,14 @@ def main(args: argparse.Namespace) -> None:
     if tta and not args.release:
         raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
+    float_layers = [name.strip() for name in args.int8_float_layers.split(",") if name.strip()]
+    if float_layers and not ("tflite" in formats and "int8" in tflite_types):
+        raise UsageError("--int8-float-layers applies to the int8 TFLite file: --formats needs tflite and "
+                         "--tflite-types int8")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
     if args.input_size:
         model = resize_model(model, args.input_size)
+    checked_float_layers(model, float_layers)  # a misspelt layer fails before the data loads
     needs_calibration = "tflite" in formats and "int8" in tflite_types
     source = data_source(args, needs_calibration)
     check_images, check_masks, info = dataset_images(source, args.check_split, args.check_images, model)
@@ -214,6 +226,7 @@ def main(args: argparse.Namespace) -> None:
             model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
             calibration_images=calibration, class_names=info.class_names, palette=info.palette,
             source_model=recorded_path(args.model), latency_runs=args.latency_runs, num_threads=args.num_threads,
+            int8_float_layers=float_layers,
         )
     except ExportCheckError as error:
         print(format_check_table(error.rows))

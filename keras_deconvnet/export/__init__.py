@@ -29,7 +29,9 @@ SavedModel signatures (stable names, see the README, "Export and serving"):
 TFLite files have batch size 1, built-in ops only and float32 input (RGB 0..255). float32
 and float16 files give float32 logits (float16 stores the weights in half precision); int8
 files quantise weights, activations and the logits they give (full-integer post-training
-quantisation with a representative dataset), whose argmax is the class map.
+quantisation with a representative dataset), whose argmax is the class map; an int8 file
+that keeps named layers in float32 (`int8_float_layers`, selective quantisation) gives
+float32 logits.
 
 The ONNX file (opt-in: it needs the `onnx` extra, tf2onnx and onnxruntime) takes `images`
 float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C), as the
@@ -63,6 +65,8 @@ _HOMES = {
     "version_dirs": "runtimes",
     "TFLITE_TYPES": "tflite",
     "convert_tflite": "tflite",
+    "checked_float_layers": "selective",
+    "quantize_except": "selective",
     "non_builtin_ops": "tflite",
 }
 
@@ -78,6 +82,7 @@ __all__ = [
     "Predictor",
     "SavedModelPredictor",
     "TFLitePredictor",
+    "checked_float_layers",
     "class_maps_from_rest_response",
     "convert_tflite",
     "crop_class_maps",
@@ -86,6 +91,7 @@ __all__ = [
     "load_predictor",
     "next_version",
     "non_builtin_ops",
+    "quantize_except",
     "release_artifacts",
     "rest_request_body",
     "saved_model_dir",

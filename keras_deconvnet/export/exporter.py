@@ -59,6 +59,7 @@ def export_model(
     latency_runs: int = 20,
     num_threads: int | None = None,
     min_agreement: Mapping[str, float] = MIN_AGREEMENT,
+    int8_float_layers: Sequence[str] = (),
 ) -> ExportResult:
     """Exports a model as a new version of `out_dir`, checks it, and only then publishes it.
 
@@ -75,6 +76,8 @@ def export_model(
         latency_runs: single-image runs whose median is the latency.
         num_threads: TFLite CPU threads for the check (None: LiteRT's default).
         min_agreement: {kind: required agreement}; kinds absent are only reported.
+        int8_float_layers: layers or nested models the int8 TFLite file keeps in float32
+            (see `convert_tflite`).
 
     Returns:
         The version, each artifact's path and the check rows.
@@ -93,6 +96,8 @@ def export_model(
     check_images = _checked_images(check_images, model_input_size(model))
     formats = _checked_choices(formats, FORMATS, "format")
     tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type") if "tflite" in formats else ()
+    if int8_float_layers and "int8" not in tflite_types:
+        raise UsageError("int8_float_layers are kept float in the int8 TFLite file: export tflite with the int8 type")
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
@@ -104,7 +109,8 @@ def export_model(
     metadata = {"class_names": class_names, "palette": palette, "source_model": source_model}
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        _write_artifacts(model, staging, names, metadata, calibration_images)
+        float_layers = tuple(dict.fromkeys(int8_float_layers))
+        _write_artifacts(model, staging, names, metadata, calibration_images, float_layers)
         artifacts = {kind: staging / name for kind, name in names.items()}
         rows = check_artifacts(
             KerasPredictor(model), artifacts, check_images, check_masks,
@@ -137,10 +143,12 @@ def _failure_message(failed: Sequence[CheckRow], out_dir: Path) -> str:
     return "; ".join(reasons) + f"; nothing was written to {out_dir}"
 
 
-def _write_artifacts(model, folder: Path, names: dict[str, str], metadata: dict, calibration_images) -> None:
+def _write_artifacts(
+    model, folder: Path, names: dict[str, str], metadata: dict, calibration_images, int8_float_layers: tuple
+) -> None:
     tflite_types = [kind.removeprefix("tflite_") for kind in names if kind.startswith("tflite_")]
     if tflite_types:
-        for dtype, content in convert_tflite(model, tflite_types, calibration_images).items():
+        for dtype, content in convert_tflite(model, tflite_types, calibration_images, int8_float_layers).items():
             (folder / names[f"tflite_{dtype}"]).write_bytes(content)
     if "keras" in names:
         model.save(folder / names["keras"])
@@ -151,7 +159,9 @@ def _write_artifacts(model, folder: Path, names: dict[str, str], metadata: dict,
     for kind, name in names.items():
         path = metadata_path(folder / name)
         path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(artifact_metadata(model, kind, **metadata), indent=2) + "\n")
+        float_layers = int8_float_layers if kind == "tflite_int8" else ()
+        content = artifact_metadata(model, kind, **metadata, int8_float_layers=float_layers)
+        path.write_text(json.dumps(content, indent=2) + "\n")
 
 
 def _publish(staging: Path, out_dir: Path) -> None:

@@ -26,6 +26,7 @@ def artifact_metadata(
     class_names: Sequence[str] | None = None,
     palette: np.ndarray | None = None,
     source_model: str | None = None,
+    int8_float_layers: Sequence[str] = (),
 ) -> dict:
     """The metadata JSON that goes beside (or, for a SavedModel, inside) an artifact.
 
@@ -36,6 +37,8 @@ def artifact_metadata(
         palette: (C, 3) RGB colours (default the VOC colour map).
         source_model: the path the model was loaded from, if any (export.py records it
             relative to its working directory when it lies under it).
+        int8_float_layers: the layers an int8 TFLite file keeps in float32 (it then gives
+            float32 logits); for other kinds ignored.
 
     Returns:
         A JSON-ready dict: input size, num_classes, class names, palette, normalisation,
@@ -59,14 +62,14 @@ def artifact_metadata(
         "class_names": names,
         "palette": colours.astype(int).tolist(),
         "normalisation": NORMALISATION,
-        **_tensor_metadata(kind, height, width, num_classes),
+        **_tensor_metadata(kind, height, width, num_classes, int8_float_layers),
         "model_name": model.name,
         "source_model": source_model,
         "keras_deconvnet_version": __version__,
     }
 
 
-def _tensor_metadata(kind: str, height: int, width: int, num_classes: int) -> dict:
+def _tensor_metadata(kind: str, height: int, width: int, num_classes: int, int8_float_layers: Sequence[str]) -> dict:
     if kind == "saved_model":
         return {
             "signatures": {
@@ -83,6 +86,13 @@ def _tensor_metadata(kind: str, height: int, width: int, num_classes: int) -> di
     }
     if kind == "tflite_float16":
         tensors["quantisation"] = "float16 weights, float32 computation"
+    elif kind == "tflite_int8" and int8_float_layers:
+        tensors["float_layers"] = list(int8_float_layers)
+        tensors["quantisation"] = (
+            "post-training quantisation with the ops of the float_layers in float32, the ops the int8 "
+            "converter quantises elsewhere in int8; float32 input and logits (QUANTIZE and DEQUANTIZE ops "
+            "inside the model)"
+        )
     elif kind == "tflite_int8":
         tensors["output"] = {
             **tensors["output"],

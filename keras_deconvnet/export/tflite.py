@@ -2,7 +2,8 @@
 
 Every file takes float32 RGB 0..255 images. float32 and float16 files give float32 logits;
 int8 files give int8 logits (float = scale * (int8 - zero_point), from the output tensor's
-quantization parameters), whose argmax is the class map.
+quantization parameters), whose argmax is the class map, except int8 files that keep named
+layers float (`selective`), which give float32 logits.
 """
 
 import tempfile
@@ -15,6 +16,7 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.formats import SERVING_SIGNATURE
+from keras_deconvnet.export.selective import checked_float_layers, quantize_except
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.deploy import deploy_model
 from keras_deconvnet.quiet import native_notices_hidden
@@ -26,6 +28,7 @@ def convert_tflite(
     model: keras.Model,
     tflite_types: Sequence[str] = TFLITE_TYPES,
     calibration_images: Iterable[np.ndarray] | None = None,
+    int8_float_layers: Sequence[str] = (),
 ) -> dict[str, bytes]:
     """Converts a model to TFLite flatbuffers of batch size 1 with built-in ops only.
 
@@ -41,17 +44,23 @@ def convert_tflite(
         calibration_images: for int8, the representative dataset: (H, W, 3) RGB 0..255
             images at the model's size (an (N, H, W, 3) array works); a few hundred are
             enough. Read once.
+        int8_float_layers: layers or nested models (e.g. "decoder_stage3") whose ops the
+            int8 file keeps in float32 (`selective.quantize_except`); it then gives float32
+            logits.
 
     Returns:
         {dtype: flatbuffer bytes}.
 
     Raises:
-        UsageError: int8 without calibration images, a failed conversion, or a model that
-            needs Flex (TF Select) or custom ops, which are named.
+        UsageError: int8 without calibration images, a float layer the model lacks, a failed
+            conversion, or a model that needs Flex (TF Select) or custom ops, which are named.
     """
     tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type")
     if "int8" in tflite_types and calibration_images is None:
         raise UsageError("int8 TFLite needs calibration images (a representative dataset)")
+    if int8_float_layers and "int8" not in tflite_types:
+        raise UsageError("int8_float_layers are kept float in the int8 TFLite file: add int8 to the TFLite types")
+    float_layers = checked_float_layers(model, int8_float_layers)
     size = model_input_size(model)
     float_form = deploy_model(model)
     # float_form itself when the model has no hard-swish or no int8 file is asked for
@@ -64,7 +73,9 @@ def convert_tflite(
     for form, dtypes in by_form.values():  # one SavedModel a form
         with tempfile.TemporaryDirectory() as saved_model:
             _write_batch_one(form, size, saved_model)
-            contents |= {dtype: _convert(saved_model, dtype, calibration_images, size) for dtype in dtypes}
+            contents |= {
+                dtype: _convert(saved_model, dtype, calibration_images, size, float_layers) for dtype in dtypes
+            }
     return {dtype: contents[dtype] for dtype in tflite_types}
 
 
@@ -79,8 +90,11 @@ def _write_batch_one(model: keras.Model, size: tuple[int, int], directory: str) 
     archive.write_out(directory, verbose=False)
 
 
-def _convert(saved_model: str, dtype: str, calibration_images, size: tuple[int, int]) -> bytes:
-    """One TFLite flatbuffer of the batch-1 SavedModel; fails on non-built-in ops."""
+def _convert(
+    saved_model: str, dtype: str, calibration_images, size: tuple[int, int], float_layers: Sequence[str] = ()
+) -> bytes:
+    """One TFLite flatbuffer of the batch-1 SavedModel (int8 with `float_layers` in float32);
+    fails on non-built-in ops."""
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     # Select TF ops are allowed only so that the flatbuffer names the offending ops
     # (non_builtin_ops) instead of the converter failing with an MLIR dump.
@@ -94,10 +108,12 @@ def _convert(saved_model: str, dtype: str, calibration_images, size: tuple[int, 
         converter.representative_dataset = _representative_dataset(calibration_images, size)
         # int8 logits out: dequantising the full-resolution logits was about a tenth of the
         # int8 file's latency, and their argmax is the class map as it is (positive scale).
+        # (Selective quantisation ignores this: its quantiser keeps float input and logits.)
         converter.inference_output_type = tf.int8
     try:
         with native_notices_hidden():
-            content = converter.convert()
+            selective = dtype == "int8" and float_layers
+            content = quantize_except(converter, float_layers) if selective else converter.convert()
     except UsageError:
         raise
     except Exception as error:
