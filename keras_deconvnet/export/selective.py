@@ -1,10 +1,10 @@
 """Selective int8 quantisation: the ops of named layers kept float32 in an int8 TFLite file.
 
 Full-integer quantisation rounds each activation tensor to 256 levels. In a deep residual
-stack (`lean_context`'s dilated stride-8 stage) the rounding errors add up along the
-residual stream, and the int8 file loses more mIoU than the model's other stages cost.
-Keeping such a stage in float32 recovers most of it for a small share of the latency:
-XNNPACK still takes the whole graph, with QUANTIZE and DEQUANTIZE ops at the stage's edges.
+stack (`lean_context`'s dilated stride-8 stage) the rounding errors can add up along the
+residual stream; keeping such a stage in float32 takes that rounding out, while XNNPACK
+still takes the whole graph, with QUANTIZE and DEQUANTIZE ops at the stage's edges. Whether
+it pays is a property of the trained model: compare the files with `scripts/evaluate.py`.
 This is TFLite's own selective quantisation (`tf.lite.experimental.QuantizationDebugger`
 with `denylisted_nodes`). Such a file gives float32 logits, not int8 ones.
 
