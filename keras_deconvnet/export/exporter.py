@@ -18,6 +18,7 @@ from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, n
 from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.runtimes import KerasPredictor
 from keras_deconvnet.export.saved_model import write_saved_model
+from keras_deconvnet.export.selective import checked_float_layers
 from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
@@ -98,6 +99,7 @@ def export_model(
     tflite_types = _checked_choices(tflite_types, TFLITE_TYPES, "TFLite type") if "tflite" in formats else ()
     if int8_float_layers and "int8" not in tflite_types:
         raise UsageError("int8_float_layers are kept float in the int8 TFLite file: export tflite with the int8 type")
+    float_layers = checked_float_layers(model, int8_float_layers)
     out_dir = Path(out_dir)
     created = not out_dir.exists()
     try:
@@ -109,7 +111,6 @@ def export_model(
     metadata = {"class_names": class_names, "palette": palette, "source_model": source_model}
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        float_layers = tuple(dict.fromkeys(int8_float_layers))
         _write_artifacts(model, staging, names, metadata, calibration_images, float_layers)
         artifacts = {kind: staging / name for kind, name in names.items()}
         rows = check_artifacts(
