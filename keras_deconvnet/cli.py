@@ -10,16 +10,25 @@ from keras_deconvnet.quiet import quiet_logs
 
 
 def parse_size(text: str) -> tuple[int, int]:
-    """'352x480' -> (352, 480); a single number means a square."""
+    """'352x480' -> (352, 480); a single number means a square. Every model's input is a
+    multiple of 32, its encoder's stride."""
     try:
         parts = [int(part) for part in text.lower().split("x")]
     except ValueError:
         parts = []
     if len(parts) == 1:
         parts *= 2
-    if len(parts) != 2:
-        raise UsageError(f"a size must be HEIGHTxWIDTH such as 224x224, got '{text}'")
+    if len(parts) != 2 or any(part <= 0 or part % 32 for part in parts):
+        raise UsageError(f"a size must be HEIGHTxWIDTH in multiples of 32, such as 352x480 or 96, got '{text}'")
     return parts[0], parts[1]
+
+
+def size_flag(text: str) -> tuple[int, int]:
+    """`parse_size` as an argparse type, so the usage error gives its message."""
+    try:
+        return parse_size(text)
+    except UsageError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = False) -> None:
@@ -33,11 +42,14 @@ def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = Fa
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
-    """'0.75,1,1.25' -> (0.75, 1.0, 1.25); `TestTimeAugmentation` checks their range."""
+    """'0.75,1,1.25' -> (0.75, 1.0, 1.25), each positive."""
     try:
-        return tuple(float(part) for part in text.split(","))
+        scales = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers such as 0.75,1.0,1.25, got '{text}'") from None
+        scales = ()
+    if not scales or not all(0 < scale < float("inf") for scale in scales):
+        raise argparse.ArgumentTypeError(f"expected positive numbers such as 0.75,1.0,1.25, got '{text}'")
+    return scales
 
 
 def parse_scale_range(text: str) -> tuple[float, float]:

@@ -89,7 +89,7 @@ def test_a_bad_flag_value_is_one_line_and_exit_2():
     done = run(entry_point(), "summarize", "--model", "lean", "--input-size", "48x48")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [done.stderr.strip()]  # TensorFlow was imported and said nothing
-    assert done.stderr.startswith("error: input_shape (48, 48, 3): height and width must be multiples of 32")
+    assert done.stderr.startswith("error: a size must be HEIGHTxWIDTH in multiples of 32")
 
 
 def test_an_unknown_command_or_flag_is_a_usage_error():

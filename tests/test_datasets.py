@@ -240,6 +240,7 @@ def test_camvid_cache_follows_the_source_folder(tmp_path, cache):
 
 def test_camvid_missing_folder_or_files(tmp_path):
     assert "no CamVid folder" in one_line_error(load_split, "camvid", "train", tmp_path / "nowhere")
+    assert one_line_error(load_split, "camvid", "train").startswith("camvid reads SegNet's CamVid folder: pass it with --data-dir")
     source = write_camvid_tree(tmp_path / "camvid")
     missing = source / "trainannot" / "0001TP_train_0001.png"
     missing.unlink()
@@ -333,6 +334,9 @@ def test_folder_needs_num_classes_and_a_folder(tmp_path):
     assert "no such folder" in one_line_error(
         dataset_info, "folder", tmp_path / "nowhere", num_classes=3
     )
+    # No folder at all: the flag to pass, not TFDS's "Failed to construct dataset" and its kwargs.
+    message = one_line_error(load_split, "folder", "train", num_classes=3)
+    assert message.startswith("the folder dataset") and "--data-dir" in message
 
 
 def _demo_bytes(data_dir: Path, seed: int) -> dict[str, tuple[bytes, bytes]]:

@@ -1,3 +1,4 @@
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -5,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from keras_deconvnet import UsageError, build_model
-from keras_deconvnet.cli import parse_size
+from keras_deconvnet.cli import parse_scales, parse_size, size_flag
 from keras_deconvnet.summary import format_stage_table, stage_rows
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -31,12 +32,32 @@ def test_summarize_script_prints_the_table_and_rejects_bad_sizes():
         capture_output=True, text=True,
     )
     assert failed.returncode == 2
-    assert failed.stderr.strip().splitlines()[-1].startswith("error: input_shape (100, 100, 3)")
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "error: a size must be HEIGHTxWIDTH in multiples of 32, such as 352x480 or 96, got '100'"
+    )
     assert "Traceback" not in failed.stderr
 
 
 def test_parse_size():
     assert parse_size("352x480") == (352, 480)
     assert parse_size("96") == (96, 96)
-    with pytest.raises(UsageError, match="HEIGHTxWIDTH"):
-        parse_size("big")
+    for text in ("big", "100x100", "0", "-32x64", "32x64x96"):
+        with pytest.raises(UsageError, match="HEIGHTxWIDTH in multiples of 32"):
+            parse_size(text)
+
+
+def test_a_size_or_scales_flag_says_what_it_expects(capsys):
+    parser = argparse.ArgumentParser(prog="tool")
+    parser.add_argument("--input-size", type=size_flag)
+    parser.add_argument("--tta-scales", type=parse_scales)
+    assert parser.parse_args(["--input-size", "64x96"]).input_size == (64, 96)
+    assert parser.parse_args(["--tta-scales", "0.5,1"]).tta_scales == (0.5, 1.0)
+    for flag, value, expected in (
+        ("--input-size", "abc", "HEIGHTxWIDTH in multiples of 32"),
+        ("--tta-scales", "-1", "positive numbers"),
+        ("--tta-scales", "1,,2", "positive numbers"),
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args([flag, value])
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith(f"tool: error: argument {flag}: ") and expected in error, error

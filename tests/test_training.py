@@ -211,6 +211,23 @@ def test_a_run_killed_in_its_first_epoch_starts_again_and_torn_checkpoints_are_o
         train(small_config(run_dir, epochs=2, resume=True))
 
 
+def test_a_run_folder_that_is_a_file_or_has_finished_is_one_line_before_any_work(trained_run, tmp_path):
+    run_dir, _ = trained_run
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(UsageError, match="--output-dir .*a_file is a file, not a folder"):
+        train(small_config(tmp_path / "a_file"))
+    with pytest.raises(UsageError, match=f"has finished.*--init-weights {run_dir / 'last.keras'}"):
+        train(small_config(run_dir, resume=True))
+
+
+def test_a_run_stopped_before_any_history_row_can_be_resumed(tmp_path):
+    from keras_deconvnet.training.resume import monitored_history
+
+    # Ctrl-C in the first epoch leaves history.csv empty (CSVLogger opens it at the start).
+    (tmp_path / "history.csv").write_text("")
+    assert monitored_history(tmp_path, 0, "val_mean_iou") == []
+
+
 def test_wandb_offline_writes_a_run_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -281,6 +298,24 @@ def test_evaluate_refuses_a_dataset_with_other_classes_and_predict_follows_exif(
     assert np.asarray(Image.open(tmp_path / "out" / "photo_classes.png")).shape == (70, 40)
 
 
+def test_predict_checks_its_folder_first_and_leaves_none_for_an_unreadable_image(trained_run, tmp_path):
+    from keras_deconvnet.commands import predict
+
+    run_dir, _ = trained_run
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    (tmp_path / "a_file").write_text("")
+
+    def predict_main(image: Path, out: Path) -> str:
+        args = predict.get_args_parser().parse_args([str(image), "--model", str(run_dir / "best.keras"), "--out", str(out)])
+        with pytest.raises(UsageError) as caught:
+            predict.main(args)
+        return str(caught.value)
+
+    assert "cannot read" in predict_main(tmp_path / "broken.png", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    assert "a_file is a file, not a folder" in predict_main(tmp_path / "broken.png", tmp_path / "a_file" / "out")
+
+
 def test_photometric_augmentation_mixing_and_another_loss_train_and_reload(tmp_path):
     from keras_deconvnet.losses import CrossEntropyLovasz
 
@@ -322,7 +357,7 @@ def test_init_weights_starts_from_a_saved_model_at_another_input_size(trained_ru
     other = build_model("paper", num_classes=classes + 1, input_shape=(64, 64, 3))
     with pytest.raises(UsageError, match="do not fit 'paper'"):
         load_initial_weights(other, run_dir / "best.keras")
-    with pytest.raises(UsageError, match="model file not found"):
+    with pytest.raises(UsageError, match="^--init-weights: model file not found"):
         load_initial_weights(model, run_dir / "missing.keras")
 
 
@@ -399,4 +434,6 @@ def test_export_checks_a_run_on_the_data_it_trained_on(trained_run, tmp_path, ca
     args = ["--model", str(run_dir / "best.keras"), "--out", str(tmp_path / "demo"), "--formats", "keras", "--latency-runs", "1"]
     script.main(script.get_args_parser().parse_args(args))
     # The run's own 8 validation images (its config.json's demo options), not the default demo set's.
-    assert "check: 8 images of demo/val" in capsys.readouterr().out
+    check_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("check: "))
+    assert "check: 8 images of demo/val" in check_line
+    assert "TFLite" not in check_line  # --formats keras: no TFLite threads to report

@@ -114,9 +114,10 @@ def test_flags_fall_back_to_the_release_metadata_one_by_one():
     with pytest.raises(UsageError, match="malformed tta"):
         tta_from_args(tta_flags(), {"tta": {"flip": True, "scales": 1.0}})
     with pytest.raises(UsageError, match="positive"):
-        tta_from_args(tta_flags("--tta-scales", "nan"), {})
-    with pytest.raises(SystemExit):
-        tta_flags("--tta-scales", "big")
+        TTA(scales=(float("nan"),))
+    for bad in ("big", "nan", "-1", "0"):  # refused as the flags are read, before a model loads
+        with pytest.raises(SystemExit):
+            tta_flags("--tta-scales", bad)
 
 
 def test_export_refuses_tta_it_could_not_store():

@@ -15,11 +15,12 @@ from keras_deconvnet.cli import (
     add_dataset_arguments,
     add_tta_arguments,
     add_verbose_argument,
-    parse_size,
     progress_verbose,
+    size_flag,
     tta_from_args,
 )
 from keras_deconvnet.commands.choices import EVALUATION_MODES
+from keras_deconvnet.folders import check_output_dir
 from keras_deconvnet.json_files import write_json
 
 
@@ -29,7 +30,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add_dataset_arguments(parser, split="val", purpose="to evaluate on", num_classes_default=" (default: the model's)")
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)
-    parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
+    parser.add_argument("--input-size", type=size_flag, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
     parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/FOLDER_MODEL_DATASET_SPLIT_MODE, FOLDER being the one that holds the model, with _HxW for --input-size and _tta-... for TTA)")
     add_verbose_argument(parser)
@@ -78,12 +79,12 @@ def main(args: argparse.Namespace) -> None:
             bar.add(1)
 
     tta = tta_from_args(args, predictor.metadata)
+    out_dir = check_output_dir(args.out or default_out_dir(args, mode, tta), "--out")
     start = time.perf_counter()
     scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
     scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
     scores["tta"] = tta.as_metadata() if tta else None
     scores["input_size"] = list(predictor.input_size)
-    out_dir = Path(args.out) if args.out else default_out_dir(args, mode, tta)
     csv_path, png_path = write_confusion_matrix(scores["confusion_matrix"], info.class_names, out_dir)
     write_json(out_dir / "scores.json", {**scores, "class_names": list(info.class_names)})
     views = f", TTA {tta.as_metadata()}" if tta else ""

@@ -28,7 +28,7 @@ import numpy as np
 from keras_deconvnet.cli import (
     add_tta_arguments,
     add_verbose_argument,
-    parse_size,
+    size_flag,
     tta_from_args,
 )
 from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS, TFLITE_TYPES
@@ -86,7 +86,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="the model's native evaluation setting, stored in the metadata; scripts/evaluate.py uses it by default",
     )
     parser.add_argument(
-        "--input-size", type=parse_size,
+        "--input-size", type=size_flag,
         help="export at this HEIGHTxWIDTH (multiples of 32) rather than the size the model was saved with, "
         "e.g. a model trained on 256x352 crops at 352x480 (default: its own)",
     )
@@ -219,8 +219,9 @@ def main(args: argparse.Namespace) -> None:
     if needs_calibration:
         calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
         print(f"int8 calibration: {len(calibration)} images of {info.name}/{args.calibration_split}")
+    threads = f", TFLite with {args.num_threads} threads" if "tflite" in formats else ""
     print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
-          f"{args.latency_runs} single-image runs after warm-up, TFLite with {args.num_threads} threads")
+          f"{args.latency_runs} single-image runs after warm-up{threads}")
     try:
         result = export_model(
             model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,

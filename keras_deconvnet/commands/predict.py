@@ -13,11 +13,12 @@ from pathlib import Path
 from keras_deconvnet.cli import (
     add_tta_arguments,
     add_verbose_argument,
-    parse_size,
     progress_verbose,
+    size_flag,
     tta_from_args,
 )
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.folders import check_output_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -28,7 +29,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     add_tta_arguments(parser)
-    parser.add_argument("--input-size", type=parse_size, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
+    parser.add_argument("--input-size", type=size_flag, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
     parser.add_argument("--alpha", type=float, default=0.5, help="opacity of the mask in the overlay (default: 0.5)")
     add_verbose_argument(parser)
     return parser
@@ -56,11 +57,10 @@ def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.export import load_predictor
 
     paths = image_paths(Path(args.inputs))
+    out_dir = check_output_dir(args.out, "--out")
     predictor = load_predictor(args.model, input_size=args.input_size)
     tta = tta_from_args(args, predictor.metadata)
     palette = predictor.palette
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     bar = Progbar(len(paths), unit_name="image", verbose=progress_verbose())
     for path in paths:
         try:
@@ -69,11 +69,12 @@ def main(args: argparse.Namespace) -> None:
         except OSError as error:
             raise UsageError(f"cannot read {path} as an image: {error}") from None
         classes = segment(predictor, image, tta)
+        out_dir.mkdir(parents=True, exist_ok=True)  # only once an image is readable: no empty folder
         color = colorize(classes, palette)
         overlay = (1 - args.alpha) * image + args.alpha * color
         Image.fromarray(classes.astype(np.uint8)).save(out_dir / f"{path.stem}_classes.png")
         Image.fromarray(color).save(out_dir / f"{path.stem}_color.png")
         Image.fromarray(overlay.round().astype(np.uint8)).save(out_dir / f"{path.stem}_overlay.png")
         bar.add(1)
-    print(f"{len(paths)} images segmented into {out_dir}")
+    print(f"{len(paths)} image{'s' if len(paths) != 1 else ''} segmented into {out_dir}")
 

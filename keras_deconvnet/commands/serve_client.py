@@ -23,6 +23,7 @@ from PIL import Image
 from keras_deconvnet.cli import add_verbose_argument
 from keras_deconvnet.datasets.palette import colorize, voc_palette
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.folders import check_output_dir
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -102,7 +103,7 @@ def main(args: argparse.Namespace) -> None:
     palette = read_palette(args.metadata)
     version = f"/versions/{args.version}" if args.version is not None else ""
     url = f"{args.rest.rstrip('/')}/v1/models/{args.model_name}{version}:predict"
-    out_dir = Path(args.out)
+    out_dir = check_output_dir(args.out, "--out")
     out_dir.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(paths), args.batch_size):
         batch = paths[start : start + args.batch_size]

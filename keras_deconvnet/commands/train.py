@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_size
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, size_flag
 from keras_deconvnet.commands.choices import LOSS_NAMES, MIX_MODES, MODEL_NAMES, WANDB_MODES
 from keras_deconvnet.training.config import PRESETS, TrainConfig
 from keras_deconvnet.training.data import DATA_LOADERS
@@ -57,7 +57,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--warmup-epochs", type=int, help="linear warm-up epochs before the cosine decay (default: 0)")
     add("--epochs", type=int, help=f"maximum epochs (default: {DEFAULTS.epochs})")
     add("--batch-size", type=int, help=f"images per step (default: {DEFAULTS.batch_size})")
-    add("--input-size", type=parse_size, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
+    add("--input-size", type=size_flag, help="training crop and model input, HEIGHTxWIDTH multiples of 32 (default: 224x224)")
     add("--scale-range", type=parse_scale_range, help="random scale range MIN,MAX before cropping, 0 < MIN <= MAX (default: 0.5,2.0)")
     add("--photometric", action=argparse.BooleanOptionalAction, help="random brightness, contrast, saturation and hue on the images after the geometric augmentation (MMSegmentation's PhotoMetricDistortion; default: off)")
     add("--mix", choices=MIX_MODES, help="mixed-sample augmentation: paste into each training image a region of another, labels and all, so objects appear in streets they were not seen in; classmix (the pixels of the other image's classes, each with probability 1/2) or cutmix (a random box) (default: none)")

@@ -83,11 +83,12 @@ def _builder(name: str, data_dir: str | os.PathLike | None, options: dict) -> "S
         raise UsageError(
             f"dataset {name} takes no option {', '.join(unknown)} (options: {offered})"
         )
+    # The class itself, not `tfds.builder`, which prefixes our one-line errors with its arguments.
     if name == "demo":
         if data_dir is not None:
             raise UsageError("the demo dataset is generated in code: give it no data dir")
-        return tfds.builder(name, data_dir=cache_dir(), **options)
-    return tfds.builder(name, data_dir=cache_dir(), source_dir=data_dir, **options)
+        return builder_cls(data_dir=cache_dir(), **options)
+    return builder_cls(data_dir=cache_dir(), source_dir=data_dir, **options)
 
 
 def dataset_info(name: str, data_dir: str | os.PathLike | None = None, **options) -> DatasetInfo:

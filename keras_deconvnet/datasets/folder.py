@@ -70,6 +70,8 @@ class Folder(SourceBuilder):
             raise UsageError(
                 f"ignore_label must be from num_classes ({num_classes}) to 255, got {ignore_label}"
             )
+        if not source.is_dir() and not given:
+            raise UsageError("the folder dataset reads your images and labels: pass their folder with --data-dir")
         if not source.is_dir():
             raise UsageError(
                 f"no such folder: {source} (the folder dataset reads images and labels there)"

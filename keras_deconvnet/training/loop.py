@@ -16,6 +16,7 @@ import keras
 from keras_deconvnet import tracking
 from keras_deconvnet.curves import plot_curves
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.folders import check_output_dir
 from keras_deconvnet.json_files import write_json
 from keras_deconvnet.losses import build_loss
 from keras_deconvnet.metrics import mean_iou_metric
@@ -47,7 +48,10 @@ def load_initial_weights(model: keras.Model, path: str | Path) -> None:
     models is independent of it, so a model trained on small crops can be fine-tuned at
     full resolution, or a released model trained further.
     """
-    source = load_model(path, compile=False)
+    try:
+        source = load_model(path, compile=False)
+    except UsageError as error:
+        raise UsageError(f"--init-weights: {error}") from None
     if not fits(source, model):
         classes = model.output.shape[-1]
         raise UsageError(
@@ -59,13 +63,16 @@ def load_initial_weights(model: keras.Model, path: str | Path) -> None:
 
 def _check_run_dir(config: TrainConfig) -> Path:
     """The run folder: new, or an unfinished run when resuming. Created later, once the data loads."""
-    run_dir = Path(config.output_dir)
+    run_dir = check_output_dir(config.output_dir, "--output-dir")
     config_file = run_dir / "config.json"
     if config.resume:
         if not config_file.is_file():
             raise UsageError(f"nothing to resume in {run_dir}: it has no config.json")
         if (run_dir / "metrics.json").is_file():
-            raise UsageError(f"the run in {run_dir} has finished; start a new one with another --output-dir")
+            raise UsageError(
+                f"the run in {run_dir} has finished; to train it further, start a new run from its "
+                f"weights: --init-weights {run_dir / 'last.keras'} --output-dir NEW_FOLDER"
+            )
     elif config_file.is_file():
         raise UsageError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --output-dir"

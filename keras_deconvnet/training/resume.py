@@ -41,10 +41,9 @@ def _history(run_dir: Path) -> tuple[list[str] | None, list[dict]]:
     history = run_dir / "history.csv"
     if not history.is_file():
         return None, []
-    with open(history, newline="") as handle:
+    with open(history, newline="") as handle:  # empty when killed before its first row
         reader = csv.DictReader(handle)
-        rows = list(reader)
-    return reader.fieldnames, rows
+        return reader.fieldnames, list(reader)
 
 
 def _epochs_in(run_dir: Path, name: str, model: keras.Model) -> int:
