@@ -86,10 +86,10 @@ def test_summarize_prints_what_the_script_prints_and_nothing_else():
 
 
 def test_a_bad_flag_value_is_one_line_and_exit_2():
-    done = run(entry_point(), "summarize", "--model", "lean", "--input-size", "48x48")
+    done = run(entry_point(), "summarize", "--model", "lean", "--num-classes", "1")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [done.stderr.strip()]  # TensorFlow was imported and said nothing
-    assert done.stderr.startswith("error: a size must be HEIGHTxWIDTH in multiples of 32")
+    assert done.stderr.startswith("error: num_classes must be an integer from 2")
 
 
 def test_an_unknown_command_or_flag_is_a_usage_error():

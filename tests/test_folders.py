@@ -27,3 +27,9 @@ def test_a_read_only_folder_is_refused(tmp_path):
     locked.mkdir(mode=0o500)
     with pytest.raises(UsageError, match="cannot write in"):
         check_output_dir(locked / "run", "--output-dir")
+
+
+def test_a_broken_link_in_the_way_is_refused(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    with pytest.raises(UsageError, match="is a file, not a folder"):
+        check_output_dir(tmp_path / "link", "--out")

@@ -33,7 +33,8 @@ def test_summarize_script_prints_the_table_and_rejects_bad_sizes():
     )
     assert failed.returncode == 2
     assert failed.stderr.strip().splitlines()[-1] == (
-        "error: a size must be HEIGHTxWIDTH in multiples of 32, such as 352x480 or 96, got '100'"
+        "summarize.py: error: argument --input-size: a size must be HEIGHTxWIDTH in multiples of 32, "
+        "such as 352x480 or 96, got '100'"
     )
     assert "Traceback" not in failed.stderr
 

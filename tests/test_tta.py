@@ -115,6 +115,8 @@ def test_flags_fall_back_to_the_release_metadata_one_by_one():
         tta_from_args(tta_flags(), {"tta": {"flip": True, "scales": 1.0}})
     with pytest.raises(UsageError, match="positive"):
         TTA(scales=(float("nan"),))
+    with pytest.raises(UsageError, match="positive"):  # a release's metadata is checked as the flags are
+        tta_from_args(tta_flags(), {"tta": {"scales": [-1.0]}})
     for bad in ("big", "nan", "-1", "0"):  # refused as the flags are read, before a model loads
         with pytest.raises(SystemExit):
             tta_flags("--tta-scales", bad)

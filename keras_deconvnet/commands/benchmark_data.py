@@ -9,8 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_size
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, size_flag
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.folders import check_output_dir
 
 QUICK = {"num_images": 16, "pipeline_batches": 20, "train_steps": 3, "shuffle_buffer": 64}
 
@@ -21,6 +22,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--input-size",
+        type=size_flag,
         default="224x224",
         help="crop and model input HEIGHTxWIDTH, multiples of 32 (default: 224x224)",
     )
@@ -78,7 +80,7 @@ def main(args: argparse.Namespace) -> None:
 
     if args.quick:
         vars(args).update(QUICK)
-    size = parse_size(args.input_size)
+    check_output_dir(args.output_dir, "--output-dir")
     for name in ("batch_size", "num_images", "pipeline_batches", "train_steps", "shuffle_buffer"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive int")
@@ -93,7 +95,7 @@ def main(args: argparse.Namespace) -> None:
         dataset, data = synthetic_dataset(args.num_images)
         num_classes, ignore_label = VOC_CLASSES, IGNORE_LABEL
     result = measure_data_throughput(
-        dataset, data, num_classes=num_classes, ignore_label=ignore_label, size=size,
+        dataset, data, num_classes=num_classes, ignore_label=ignore_label, size=args.input_size,
         batch_size=args.batch_size, shuffle_buffer=args.shuffle_buffer, pipeline_batches=args.pipeline_batches,
         train_steps=args.train_steps, command=shlex.join(["python", "scripts/benchmark_data.py", *sys.argv[1:]]),
     )

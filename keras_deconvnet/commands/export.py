@@ -35,6 +35,7 @@ from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS, TFLITE_TYPE
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.folders import check_output_dir
 
 if TYPE_CHECKING:
     import keras
@@ -208,6 +209,7 @@ def main(args: argparse.Namespace) -> None:
     if float_layers and not ("tflite" in formats and "int8" in tflite_types):
         raise UsageError("--int8-float-layers applies to the int8 TFLite file: --formats needs tflite and "
                          "--tflite-types int8")
+    check_output_dir(args.out, "--out")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
     if args.input_size:
         model = resize_model(model, args.input_size)

@@ -2,7 +2,7 @@
 
 import argparse
 
-from keras_deconvnet.cli import add_verbose_argument, parse_size
+from keras_deconvnet.cli import add_verbose_argument, size_flag
 from keras_deconvnet.commands.choices import MODEL_NAMES
 
 
@@ -19,6 +19,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--input-size",
+        type=size_flag,
         default="224x224",
         help="input HEIGHTxWIDTH, multiples of 32 (default: 224x224, as in the paper)",
     )
@@ -30,7 +31,7 @@ def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.models import MODEL_BUILDERS, build_model
     from keras_deconvnet.summary import format_stage_table
 
-    height, width = parse_size(args.input_size)
+    height, width = args.input_size
     names = list(MODEL_BUILDERS) if args.model == "all" else [args.model]
     for name in names:
         model = build_model(name, num_classes=args.num_classes, input_shape=(height, width, 3))

@@ -34,10 +34,11 @@ class CamVid(SourceBuilder):
     )
 
     def _make_config(self, source: Path, given: bool) -> SourceConfig:
-        if not source.is_dir() and not given:
-            raise UsageError("camvid reads SegNet's CamVid folder: pass it with --data-dir; --dataset demo works offline")
         if not source.is_dir():
-            raise UsageError(f"no CamVid folder at {source}: {LAYOUT_FIX}; --dataset demo works offline")
+            where = f"no CamVid folder at {source}: {LAYOUT_FIX}" if given else (
+                f"camvid reads SegNet's CamVid folder: pass it with --data-dir (or put it in {source})"
+            )
+            raise UsageError(f"{where}; --dataset demo works offline")
         found = all_split_pairs(source)
         splits = tuple(found)
         if not splits:

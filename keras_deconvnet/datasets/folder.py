@@ -70,11 +70,10 @@ class Folder(SourceBuilder):
             raise UsageError(
                 f"ignore_label must be from num_classes ({num_classes}) to 255, got {ignore_label}"
             )
-        if not source.is_dir() and not given:
-            raise UsageError("the folder dataset reads your images and labels: pass their folder with --data-dir")
         if not source.is_dir():
             raise UsageError(
-                f"no such folder: {source} (the folder dataset reads images and labels there)"
+                f"no such folder: {source} (the folder dataset reads images and labels there)" if given else
+                f"the folder dataset reads your images and labels: pass their folder with --data-dir (or put them in {source})"
             )
         pairs = folder_pairs(source, self._options["images_subdir"], self._options["masks_subdir"])
         listed = [(split, file_stamps(found)) for split, found in pairs.items()]

@@ -5,6 +5,7 @@ wires the callbacks and loggers, and writes the run's config.json, metrics.json 
 """
 
 import dataclasses
+import shlex
 import shutil
 import sys
 import tempfile
@@ -71,7 +72,7 @@ def _check_run_dir(config: TrainConfig) -> Path:
         if (run_dir / "metrics.json").is_file():
             raise UsageError(
                 f"the run in {run_dir} has finished; to train it further, start a new run from its "
-                f"weights: --init-weights {run_dir / 'last.keras'} --output-dir NEW_FOLDER"
+                f"weights: --init-weights {shlex.quote(str(run_dir / 'last.keras'))} --output-dir NEW_FOLDER"
             )
     elif config_file.is_file():
         raise UsageError(
