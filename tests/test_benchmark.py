@@ -329,16 +329,31 @@ def test_files_run_refuses_other_files_and_the_model_flags(script, tmp_path):
     with pytest.raises(UsageError, match="give each file once"):
         run("--files", f"{tmp_path / 'broken.tflite'},{tmp_path / 'broken.tflite'}", "--out", str(tmp_path / "x"))
     assert not list(tmp_path.glob("x.*"))
+    (tmp_path / "taken.json").mkdir()  # refused before any timing, not when the report is written
+    with pytest.raises(UsageError, match="taken.json is a folder"):
+        run("--files", str(tmp_path / "broken.tflite"), "--out", str(tmp_path / "taken"))
 
 
-def test_data_throughput_quick_run_writes_json_and_markdown(tmp_path, capsys):
+def test_data_throughput_quick_run_writes_json_and_markdown(tmp_path, capsys, monkeypatch):
     from keras_deconvnet.commands import benchmark_data
 
-    args = benchmark_data.get_args_parser().parse_args(["--quick", "--input-size", "64x64", "--output-dir", str(tmp_path)])
+    monkeypatch.chdir(tmp_path)  # --quick writes under runs/, never over the committed benchmarks/
+    args = benchmark_data.get_args_parser().parse_args(["--quick", "--input-size", "64x64", "--num-images", "4"])
     benchmark_data.main(args)
-    result = json.loads((tmp_path / "data_throughput.json").read_text())
+    out = tmp_path / "runs" / "benchmark_data_quick"
+    assert not (tmp_path / "benchmarks").exists()
+    result = json.loads((out / "data_throughput.json").read_text())
     assert result["pipeline_images_per_second"] > 0 and result["training_images_per_second"] > 0
     assert result["ratio"] == pytest.approx(result["pipeline_images_per_second"] / result["training_images_per_second"])
     assert result["input_size"] == [64, 64] and result["train_steps"] == 3
-    markdown = (tmp_path / "data_throughput.md").read_text()
+    assert result["data"].startswith("4 synthetic")  # a flag given keeps its value under --quick
+    markdown = (out / "data_throughput.md").read_text()
     assert "SegmentationCrossEntropy()" in markdown and markdown in capsys.readouterr().out
+
+
+def test_data_throughput_refuses_a_data_dir_without_a_dataset(tmp_path):
+    from keras_deconvnet.commands import benchmark_data
+
+    args = benchmark_data.get_args_parser().parse_args(["--data-dir", str(tmp_path), "--output-dir", str(tmp_path)])
+    with pytest.raises(UsageError, match="--data-dir is read with --dataset"):
+        benchmark_data.main(args)

@@ -306,6 +306,42 @@ def test_serve_client_writes_index_and_colour_masks(loaded_saved_model, photos, 
     assert np.asarray(Image.open(tmp_path / "masks" / "png_color.png")).shape == (50, 80, 3)
 
 
+class _NotTFServing(http.server.BaseHTTPRequestHandler):
+    """A web server that is not TF Serving: it answers every POST with an HTML page."""
+
+    def do_POST(self):
+        answer = b"<html>hello</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_serve_client_mistakes_are_one_line_and_leave_no_folder(photos, tmp_path):
+    (tmp_path / "a.png").write_bytes(photos["png"][1])
+    server = http.server.HTTPServer(("127.0.0.1", 0), _NotTFServing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = load_script("serve_client")
+
+    def error(*flags: str) -> str:
+        args = [str(tmp_path / "a.png"), "--model-name", "m", "--out", str(tmp_path / "masks"), *flags]
+        with pytest.raises(UsageError) as caught:
+            client.main(client.get_args_parser().parse_args(args))
+        return str(caught.value)
+
+    try:
+        assert "is not a TF Serving prediction" in error("--rest", f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert error("--rest", "localhost:8501") == "--rest needs the scheme, e.g. http://localhost:8501"
+    assert "--batch-size must be at least 1" in error("--batch-size", "0")
+    assert "--timeout above 0" in error("--timeout", "-1")
+    assert not (tmp_path / "masks").exists()
+
+
 def save_tiny_model(path: Path) -> Path:
     """A 32x32 model of CLASSES classes, saved as `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -62,3 +62,12 @@ def test_a_size_or_scales_flag_says_what_it_expects(capsys):
             parser.parse_args([flag, value])
         error = capsys.readouterr().err.strip().splitlines()[-1]
         assert error.startswith(f"tool: error: argument {flag}: ") and expected in error, error
+
+
+def test_summarize_all_at_a_small_size_skips_only_vgg16(capsys):
+    from keras_deconvnet.commands import summarize
+
+    summarize.main(summarize.get_args_parser().parse_args(["--input-size", "64", "--num-classes", "3"]))
+    out, err = capsys.readouterr()
+    assert err.strip() == "skipped deconvnet_vgg16: it needs an input of at least 224x224"
+    assert "lean_context: input (64, 64, 3)" in out and "deconvnet_vgg16" not in out

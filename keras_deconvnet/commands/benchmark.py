@@ -202,6 +202,10 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     # retracing detector reports as "excessive retracing"; nothing is retraced in a timed run.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # tf.get_logger()
     out = output_stem(args)
+    written = [out.with_name(out.name + suffix) for suffix in (".json", ".md")]
+    for path in written:  # checked before the minutes of timing, not after
+        if path.is_dir():
+            raise UsageError(f"--out {args.out}: {path} is a folder; pass a file stem such as runs/bench/results")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -213,7 +217,8 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     else:
         result = run_benchmark(config_from_args(args), command)
         report = format_report(result)
-    out.with_name(out.name + ".json").write_text(json.dumps(result, indent=2) + "\n")
-    out.with_name(out.name + ".md").write_text(report)
+    written[0].write_text(json.dumps(result, indent=2) + "\n")
+    written[1].write_text(report)
     print(report)
+    print(f"written: {written[0]}, {written[1]}")
 

@@ -13,7 +13,16 @@ from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, siz
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.folders import check_output_dir
 
+# The flags --quick changes: their defaults, and the smoke run's (a flag given keeps its value).
+DEFAULTS = {"num_images": 64, "pipeline_batches": 200, "train_steps": 20, "shuffle_buffer": 512}
 QUICK = {"num_images": 16, "pipeline_batches": 20, "train_steps": 3, "shuffle_buffer": 64}
+HELP = {
+    "num_images": "distinct synthetic encoded image/mask pairs, cycled endlessly",
+    "pipeline_batches": "timed pipeline batches, after as many warm-up batches as fill the shuffle buffer",
+    "train_steps": "timed train_on_batch steps, after 3 warm-up steps",
+    "shuffle_buffer": "pipeline shuffle buffer",
+}
+OUTPUT_DIRS = {False: Path("benchmarks"), True: Path("runs/benchmark_data_quick")}
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -27,28 +36,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="crop and model input HEIGHTxWIDTH, multiples of 32 (default: 224x224)",
     )
     parser.add_argument("--batch-size", type=int, default=8, help="images per batch (default: 8)")
-    parser.add_argument(
-        "--num-images",
-        type=int,
-        default=64,
-        help="distinct synthetic encoded image/mask pairs, cycled endlessly (default: 64)",
-    )
-    parser.add_argument(
-        "--pipeline-batches",
-        type=int,
-        default=200,
-        help="timed pipeline batches, after as many warm-up batches as fill the shuffle buffer "
-        "(default: 200)",
-    )
-    parser.add_argument(
-        "--train-steps",
-        type=int,
-        default=20,
-        help="timed train_on_batch steps, after 3 warm-up steps (default: 20)",
-    )
-    parser.add_argument(
-        "--shuffle-buffer", type=int, default=512, help="pipeline shuffle buffer (default: 512)"
-    )
+    for name, text in HELP.items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=int,
+            help=f"{text} (default: {DEFAULTS[name]}; with --quick: {QUICK[name]})",
+        )
     add_dataset_arguments(
         parser, split="train", required=False,
         purpose="to read (prepared once, cached) instead of synthetic data",
@@ -56,14 +48,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run of under a minute: "
-        + ", ".join(f"--{name.replace('_', '-')} {value}" for name, value in QUICK.items()),
+        help="a smoke run of under a minute: the defaults after 'with --quick' above",
     )
     parser.add_argument(
         "--output-dir",
         type=Path,
-        default=Path("benchmarks"),
-        help="where data_throughput.json and data_throughput.md go (default: benchmarks)",
+        help=f"where data_throughput.json and data_throughput.md go (default: {OUTPUT_DIRS[False]}; with "
+        f"--quick: {OUTPUT_DIRS[True]}, so a smoke run never overwrites the committed results)",
     )
     add_verbose_argument(parser)
     return parser
@@ -78,12 +69,15 @@ def main(args: argparse.Namespace) -> None:
     )
     from keras_deconvnet.labels import IGNORE_LABEL
 
-    if args.quick:
-        vars(args).update(QUICK)
-    check_output_dir(args.output_dir, "--output-dir")
-    for name in ("batch_size", "num_images", "pipeline_batches", "train_steps", "shuffle_buffer"):
+    for name in DEFAULTS:
+        if getattr(args, name) is None:
+            setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
+    output_dir = check_output_dir(args.output_dir or OUTPUT_DIRS[args.quick], "--output-dir")
+    for name in ("batch_size", *DEFAULTS):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be a positive int")
+    if args.data_dir and not args.dataset:
+        raise UsageError("--data-dir is read with --dataset: add --dataset camvid, folder or voc2012_segmentation")
     if args.dataset:
         from keras_deconvnet.datasets import label_options, load_split
 
@@ -100,9 +94,10 @@ def main(args: argparse.Namespace) -> None:
         train_steps=args.train_steps, command=shlex.join(["python", "scripts/benchmark_data.py", *sys.argv[1:]]),
     )
     markdown = format_markdown(result)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    (args.output_dir / "data_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output_dir / "data_throughput.md").write_text(markdown)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "data_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    (output_dir / "data_throughput.md").write_text(markdown)
     print(markdown)
+    print(f"written: {output_dir / 'data_throughput.json'}, {output_dir / 'data_throughput.md'}")
 
 

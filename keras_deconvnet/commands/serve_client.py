@@ -50,11 +50,18 @@ def rest_predict(url: str, image_bytes_list: list[bytes], timeout: float) -> lis
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return class_maps_from_rest_response(json.load(response))
+            answer = response.read()
     except urllib.error.HTTPError as error:
         raise UsageError(f"TF Serving answered {error.code} at {url}: {error.read().decode(errors='replace')}") from None
     except (urllib.error.URLError, TimeoutError) as error:
         raise UsageError(f"cannot reach TF Serving at {url}: {error}") from None
+    try:
+        return class_maps_from_rest_response(json.loads(answer))
+    except (ValueError, KeyError, TypeError, IndexError):
+        start = answer[:80].decode(errors="replace").replace("\n", " ")
+        raise UsageError(
+            f"the answer from {url} is not a TF Serving prediction (it starts: {start!r}); check --rest and --model-name"
+        ) from None
 
 
 def grpc_predict(
@@ -99,12 +106,15 @@ def main(args: argparse.Namespace) -> None:
     paths = [Path(path) for path in args.images]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
-        raise UsageError(f"no such image: {', '.join(missing)}")
+        raise UsageError(f"no such image file: {', '.join(missing)} (pass image files, not folders)")
+    if args.batch_size < 1 or not args.timeout > 0:
+        raise UsageError(f"--batch-size must be at least 1 and --timeout above 0 seconds, got {args.batch_size} and {args.timeout}")
+    if not args.grpc and not args.rest.startswith(("http://", "https://")):
+        raise UsageError(f"--rest needs the scheme, e.g. http://{args.rest}")
     palette = read_palette(args.metadata)
     version = f"/versions/{args.version}" if args.version is not None else ""
     url = f"{args.rest.rstrip('/')}/v1/models/{args.model_name}{version}:predict"
     out_dir = check_output_dir(args.out, "--out")
-    out_dir.mkdir(parents=True, exist_ok=True)
     for start in range(0, len(paths), args.batch_size):
         batch = paths[start : start + args.batch_size]
         data = [path.read_bytes() for path in batch]
@@ -112,8 +122,9 @@ def main(args: argparse.Namespace) -> None:
             class_maps = grpc_predict(args.grpc, args.model_name, args.version, data, args.timeout)
         else:
             class_maps = rest_predict(url, data, args.timeout)
+        out_dir.mkdir(parents=True, exist_ok=True)  # once the server has answered: no empty folder
         for path, classes in zip(batch, class_maps):
             Image.fromarray(classes.astype(np.uint8)).save(out_dir / f"{path.stem}_classes.png")
             Image.fromarray(colorize(classes, palette)).save(out_dir / f"{path.stem}_color.png")
-    print(f"{len(paths)} images segmented by {args.grpc or url} into {out_dir}")
+    print(f"{len(paths)} image{'s' if len(paths) != 1 else ''} segmented by {args.grpc or url} into {out_dir}")
 

@@ -1,6 +1,7 @@
 """Print each model's stages (output shape, parameters) and total, like Table I of the paper."""
 
 import argparse
+import sys
 
 from keras_deconvnet.cli import add_verbose_argument, size_flag
 from keras_deconvnet.commands.choices import MODEL_NAMES
@@ -28,12 +29,16 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
+    from keras_deconvnet.benchmark.config import VGG_MIN_SIZE
     from keras_deconvnet.models import MODEL_BUILDERS, build_model
     from keras_deconvnet.summary import format_stage_table
 
     height, width = args.input_size
     names = list(MODEL_BUILDERS) if args.model == "all" else [args.model]
     for name in names:
+        if args.model == "all" and name == "deconvnet_vgg16" and min(height, width) < VGG_MIN_SIZE:
+            print(f"skipped {name}: it needs an input of at least {VGG_MIN_SIZE}x{VGG_MIN_SIZE}", file=sys.stderr)
+            continue
         model = build_model(name, num_classes=args.num_classes, input_shape=(height, width, 3))
         print(format_stage_table(model), end="\n\n")
 
