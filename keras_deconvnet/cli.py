@@ -31,6 +31,36 @@ def size_flag(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def int_flag(minimum: int) -> Callable[[str], int]:
+    """An argparse type for an integer of at least `minimum`, so the usage error names the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer of at least {minimum}, got '{text}'")
+        return value
+
+    return parse
+
+
+def int_list_flag(minimum: int) -> Callable[[str], tuple[int, ...]]:
+    """An argparse type for comma-separated integers, each at least `minimum` ('1,2' -> (1, 2))."""
+    parse_one = int_flag(minimum)
+
+    def parse(text: str) -> tuple[int, ...]:
+        try:
+            return tuple(parse_one(part) for part in text.split(","))
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated integers of at least {minimum}, such as 1,2, got '{text}'"
+            ) from None
+
+    return parse
+
+
 def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = False) -> None:
     """`--tta` and `--tta-scales`: for segmenting images, or to store in a release's metadata."""
     if for_release:

@@ -25,15 +25,24 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     """The columns of a Keras CSVLogger file, as floats (NaN where a cell is empty).
 
     Raises:
-        UsageError: the file is missing or has no rows.
+        UsageError: the file is missing, has no rows, or has none of the columns drawn.
     """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"no history.csv at {path}: pass a training run folder")
-    with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise UsageError(f"{path} is not a CSV file ({error}): pass a training run folder") from None
     if not rows:
         raise UsageError(f"{path} has no epochs yet")
+    drawn = [column for _, series in _PANELS for column, _ in series]
+    if not set(drawn) & set(rows[0]):
+        raise UsageError(
+            f"{path} has none of the columns drawn ({', '.join(drawn)}): "
+            "pass a folder written by scripts/train.py"
+        )
 
     def number(text: str | None) -> float:
         try:
@@ -58,14 +67,17 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
     """Draws `run_dir/history.csv` into `run_dir/curves.png` (written whole, then renamed).
 
     Args:
-        run_dir: a training run folder.
+        run_dir: a training run folder, or its history.csv.
 
     Returns:
         The path of curves.png.
     """
     plt = _pyplot()
-    run_dir = Path(run_dir)
-    figure = draw_curves(read_history(run_dir / "history.csv"), run_dir.name)
+    history_path = Path(run_dir)
+    if not history_path.is_file():  # a run folder, not its history.csv
+        history_path = history_path / "history.csv"
+    run_dir = history_path.parent
+    figure = draw_curves(read_history(history_path), run_dir.name)
     path = run_dir / "curves.png"
     partial = run_dir / ".curves.partial.png"
     figure.savefig(partial, dpi=100)

@@ -226,6 +226,20 @@ def test_flags_and_quick_defaults(script):
     assert custom.models == ("encoder", "lean") and custom.threads == (1,)
 
 
+def test_bad_counts_name_their_flag(script, capsys):
+    parser = script.get_args_parser()
+    for argv, flag in (
+        (["--threads", "1,0"], "--threads"),
+        (["--rounds", "0"], "--rounds"),
+        (["--num-classes", "1"], "--num-classes"),
+        (["--tflite-warmup", "-1"], "--tflite-warmup"),
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+        assert f"argument {flag}: expected" in capsys.readouterr().err
+    assert parser.parse_args(["--train-steps", "0", "--threads", "2,1"]).threads == (2, 1)
+
+
 def test_a_quick_run_never_overwrites_the_committed_results(script):
     def out(*argv):
         return script.output_stem(script.get_args_parser().parse_args(argv))

@@ -101,6 +101,13 @@ def test_an_unknown_command_or_flag_is_a_usage_error():
     assert bad_flag.stderr.splitlines()[-1] == "keras-deconvnet plot-curves: error: unrecognized arguments: --no-such-flag"
 
 
+def test_a_command_spelled_like_its_script_runs(tmp_path):
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,2.0,1.9\n")
+    done = run(sys.executable, "-m", "keras_deconvnet", "plot_curves", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "curves.png").is_file()
+
+
 QUIET_LEVEL = (
     "import os, sys; from keras_deconvnet.quiet import quiet_logs; "
     "quiet_logs('--verbose' in sys.argv); print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))"

@@ -65,3 +65,14 @@ def test_plot_curves_script_redraws_a_run_folder(tmp_path):
     assert (tmp_path / "curves.png").is_file()
     missing = subprocess.run([sys.executable, str(script), str(tmp_path / "none")], capture_output=True, text=True)
     assert missing.returncode == 2 and "no history.csv" in missing.stderr
+
+
+def test_a_history_file_is_accepted_and_a_foreign_file_is_one_line_error(tmp_path):
+    (tmp_path / "history.csv").write_text(HEADER + ROWS)
+    assert plot_curves(tmp_path / "history.csv") == tmp_path / "curves.png"
+    (tmp_path / "other.csv").write_text("name,size\na,1\n")
+    with pytest.raises(UsageError, match="none of the columns drawn"):
+        plot_curves(tmp_path / "other.csv")
+    (tmp_path / "last.keras").write_bytes(b"PK\x03\x04\xff\xfe\x00\x81binary")
+    with pytest.raises(UsageError, match="not a CSV file"):
+        plot_curves(tmp_path / "last.keras")

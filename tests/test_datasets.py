@@ -225,6 +225,15 @@ def test_split_arithmetic_reads_several_splits(tmp_path, name):
     assert "empty part" in one_line_error(load_split, name, "train+", source, **options)
 
 
+def test_a_folder_with_one_split_says_how_to_add_another(tmp_path):
+    from keras_deconvnet.datasets.arrays import load_arrays
+
+    source = write_folder_tree(tmp_path / "mine", splits={"train": 2}, list_files=False)
+    for load in (load_split, load_arrays):
+        message = one_line_error(load, "folder", "val", source, num_classes=3)
+        assert "no split 'val'" in message and "val.txt" in message and "+" not in message
+
+
 def test_camvid_cache_follows_the_source_folder(tmp_path, cache):
     first = write_camvid_tree(tmp_path / "first", splits={"train": 3, "val": 2})
     assert len(examples("camvid", "train", first)) == 3
@@ -328,7 +337,7 @@ def test_folder_mistakes_name_the_file_and_the_fix(tmp_path, break_it, expected)
 def test_folder_needs_num_classes_and_a_folder(tmp_path):
     source = write_folder_tree(tmp_path / "mine")
     assert "num_classes" in one_line_error(load_split, "folder", "train", source)
-    assert "ignore_label" in one_line_error(
+    assert "ignore_label (--ignore-label)" in one_line_error(
         dataset_info, "folder", source, num_classes=3, ignore_label=1
     )
     assert "no such folder" in one_line_error(

@@ -1,3 +1,5 @@
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -149,8 +151,12 @@ def test_load_model_rejects_missing_and_corrupt_files(tmp_path):
         load_model(tmp_path / "missing.keras")
     corrupt = tmp_path / "corrupt.keras"
     corrupt.write_bytes(b"not a zip")
-    with pytest.raises(UsageError, match="could not load"):
+    with pytest.raises(UsageError, match="is not a .keras model"):  # not Keras' "File not found"
         load_model(corrupt)
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as archive:
+        archive.writestr("notes.txt", "a zip, but not a model")
+    with pytest.raises(UsageError, match="could not load"):
+        load_model(tmp_path / "other.keras")
 
 
 def test_every_batch_norm_follows_its_statistics_quickly():

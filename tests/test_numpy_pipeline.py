@@ -83,7 +83,7 @@ def test_a_folder_whose_ignore_label_is_a_class_is_refused(tmp_path):
     from tests.fixtures import write_folder_tree
 
     root = write_folder_tree(tmp_path / "data")
-    with pytest.raises(UsageError, match="ignore_label must be from num_classes"):
+    with pytest.raises(UsageError, match=r"ignore_label \(--ignore-label\) from num_classes"):
         load_arrays("folder", "train", root, num_classes=3, ignore_label=0)
     with pytest.raises(UsageError, match="num_val must be an integer >= 1"):
         load_arrays("demo", "val", None, num_val=0)

@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None, prog: str = "keras-deconvnet") -> None:
     usage lines, and anything that records the command line, name it so.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].replace("_", "-") in COMMANDS:
+        argv[0] = argv[0].replace("_", "-")  # the scripts' spelling (dataset_stats) names it too
     if not argv or argv[0] not in COMMANDS:
         get_args_parser(prog).parse_args(argv)  # --help, --version, or a usage error: each exits
         raise SystemExit(2)

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from keras_deconvnet.cli import add_verbose_argument, parse_size
+from keras_deconvnet.cli import add_verbose_argument, int_flag, int_list_flag, parse_size
 from keras_deconvnet.commands.choices import BENCHMARK_DEFAULTS, VGG
 from keras_deconvnet.commands.choices import BENCHMARK_QUICK as QUICK
 from keras_deconvnet.errors import UsageError
@@ -51,6 +51,8 @@ RUN_FLAGS = {
 }
 
 
+# The run flags that may be 0 (the rest must be at least 1).
+ZERO_ALLOWED = ("tflite_warmup", "keras_warmup", "train_steps", "train_warmup", "vgg_train_steps")
 # The run flags --files uses too; every other flag shapes the model benchmark alone.
 FILES_RUN_FLAGS = ("rounds", "tflite_runs", "tflite_warmup")
 MODEL_ONLY_FLAGS = (
@@ -93,20 +95,20 @@ def get_args_parser() -> argparse.ArgumentParser:
         f"(default: {size_name(DEFAULTS.sizes[1])}, CamVid's; none with --quick)",
     )
     parser.add_argument(
-        "--num-classes", type=int, default=DEFAULTS.num_classes,
+        "--num-classes", type=int_flag(2), default=DEFAULTS.num_classes,
         help=f"classes per pixel (default: {DEFAULTS.num_classes}, Pascal VOC)",
     )
     parser.add_argument(
-        "--threads", default=",".join(map(str, DEFAULTS.threads)),
+        "--threads", type=int_list_flag(1), default=DEFAULTS.threads,
         help=f"comma-separated LiteRT thread counts (default: {','.join(map(str, DEFAULTS.threads))})",
     )
     parser.add_argument(
-        "--batch-size", type=int, default=DEFAULTS.batch_size,
+        "--batch-size", type=int_flag(1), default=DEFAULTS.batch_size,
         help=f"training batch size (default: {DEFAULTS.batch_size})",
     )
     for name, text in RUN_FLAGS.items():
         parser.add_argument(
-            f"--{name.replace('_', '-')}", type=int,
+            f"--{name.replace('_', '-')}", type=int_flag(0 if name in ZERO_ALLOWED else 1),
             help=f"{text} (default: {getattr(DEFAULTS, name)}; with --quick: {QUICK[name]})",
         )
     parser.add_argument(
@@ -124,13 +126,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     add_verbose_argument(parser)
     return parser
-
-
-def _int_list(text: str, flag: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise UsageError(f"{flag} takes comma-separated integers, got '{text}'") from None
 
 
 def output_stem(args: argparse.Namespace) -> Path:
@@ -161,7 +156,7 @@ def config_from_args(args: argparse.Namespace):
         models=tuple(models),
         sizes=sizes,
         num_classes=args.num_classes,
-        threads=_int_list(args.threads, "--threads"),
+        threads=args.threads,
         batch_size=args.batch_size,
         seed=args.seed,
         **given,
@@ -178,7 +173,7 @@ def _files_report(args: argparse.Namespace, command: str) -> tuple[dict, str]:
     load_before = os.getloadavg()
     result = benchmark_files(
         [path.strip() for path in args.files.split(",") if path.strip()],
-        threads=_int_list(args.threads, "--threads"),
+        threads=args.threads,
         rounds=args.rounds or DEFAULTS.rounds,
         runs=args.tflite_runs or DEFAULTS.tflite_runs,
         warmup=DEFAULTS.tflite_warmup if args.tflite_warmup is None else args.tflite_warmup,

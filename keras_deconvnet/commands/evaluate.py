@@ -64,8 +64,7 @@ def main(args: argparse.Namespace) -> None:
     )
     from keras_deconvnet.export import load_predictor
 
-    if args.out:
-        check_output_dir(args.out, "--out")  # before the model and data load
+    out_dir = check_output_dir(args.out, "--out") if args.out else None  # before the model and data load
     predictor = load_predictor(args.model, input_size=args.input_size)
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
     options = label_options(args.dataset, args.num_classes or predictor.num_classes, args.ignore_label)
@@ -81,7 +80,7 @@ def main(args: argparse.Namespace) -> None:
             bar.add(1)
 
     tta = tta_from_args(args, predictor.metadata)
-    out_dir = check_output_dir(args.out or default_out_dir(args, mode, tta), "--out" if args.out else "the default --out")
+    out_dir = out_dir or check_output_dir(default_out_dir(args, mode, tta), "the default --out")
     start = time.perf_counter()
     scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
     scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)

@@ -15,7 +15,7 @@ from keras_deconvnet.curves import plot_curves
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="training run folders (each with a history.csv)")
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="training run folders (each with a history.csv), or their history.csv files")
     add_verbose_argument(parser)
     return parser
 

@@ -167,8 +167,7 @@ def load_split(
             builder.builder_config.name if name == "demo" else builder.builder_config.source_dir
         )
         raise UsageError(
-            f"{name} in {source} has no split '{missing[0]}'; it offers: "
-            f"{', '.join(info.splits)} (join them with '+', e.g. train+val)"
+            f"{name} in {source} has no split '{missing[0]}'; {info.offered_splits()}"
         )
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(try_download_gcs=False)

@@ -78,10 +78,7 @@ def _split_parts(split: str, info: DatasetInfo) -> list[str]:
         raise UsageError(f"split '{split}' has an empty part; join split names with '+', e.g. train+val")
     for part in parts:
         if part not in info.splits:
-            raise UsageError(
-                f"{info.name} has no split '{part}'; it offers: {', '.join(info.splits)} "
-                "(join them with '+', e.g. train+val)"
-            )
+            raise UsageError(f"{info.name} has no split '{part}'; {info.offered_splits()}")
     return parts
 
 
@@ -111,10 +108,7 @@ def _folder_pairs(
     images_subdir: str = "images",
     masks_subdir: str = "masks",
 ) -> tuple[DatasetInfo, dict]:
-    if not isinstance(num_classes, int) or not 2 <= num_classes <= 255:
-        raise UsageError(f"the folder dataset needs num_classes from 2 to 255 (--num-classes), got {num_classes}")
-    if not isinstance(ignore_label, int) or not num_classes <= ignore_label <= 255:
-        raise UsageError(f"ignore_label must be from num_classes ({num_classes}) to 255, got {ignore_label}")
+    folder_layout.check_label_options(num_classes, ignore_label)
     if not root.is_dir():
         raise UsageError(f"no such folder: {root} (the folder dataset reads images and labels there)")
     pairs = folder_layout.folder_pairs(root, images_subdir, masks_subdir)

@@ -8,7 +8,7 @@ from pathlib import Path
 import tensorflow_datasets as tfds
 
 from keras_deconvnet.datasets.base import SourceBuilder, SourceConfig, config_name, file_stamps
-from keras_deconvnet.datasets.folder_layout import folder_pairs
+from keras_deconvnet.datasets.folder_layout import check_label_options, folder_pairs
 from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import voc_palette
@@ -61,15 +61,7 @@ class Folder(SourceBuilder):
 
     def _make_config(self, source: Path, given: bool) -> FolderConfig:
         num_classes, ignore_label = self._options["num_classes"], self._options["ignore_label"]
-        if not isinstance(num_classes, int) or not 2 <= num_classes <= 255:
-            raise UsageError(
-                "the folder dataset needs num_classes from 2 to 255 (--num-classes), "
-                f"got {num_classes}"
-            )
-        if not isinstance(ignore_label, int) or not num_classes <= ignore_label <= 255:
-            raise UsageError(
-                f"ignore_label must be from num_classes ({num_classes}) to 255, got {ignore_label}"
-            )
+        check_label_options(num_classes, ignore_label)
         if not source.is_dir():
             raise UsageError(
                 f"no such folder: {source} (the folder dataset reads images and labels there)" if given else

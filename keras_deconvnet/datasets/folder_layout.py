@@ -19,6 +19,17 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 LIST_SPLITS = ("train", "val", "test")
 
 
+def check_label_options(num_classes: object, ignore_label: object) -> None:
+    """Raises a UsageError naming the flag unless 2 <= num_classes <= ignore_label <= 255."""
+    if not isinstance(num_classes, int) or not 2 <= num_classes <= 255:
+        raise UsageError(f"the folder dataset needs num_classes from 2 to 255 (--num-classes), got {num_classes}")
+    if not isinstance(ignore_label, int) or not num_classes <= ignore_label <= 255:
+        raise UsageError(
+            f"the folder dataset needs ignore_label (--ignore-label) from num_classes ({num_classes}) to 255, "
+            f"got {ignore_label}"
+        )
+
+
 def _by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
     files = {}
     for path in sorted(folder.iterdir()):

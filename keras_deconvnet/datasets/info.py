@@ -29,6 +29,15 @@ class DatasetInfo:
     ignore_label: int
     splits: tuple[str, ...]
 
+    def offered_splits(self) -> str:
+        """The splits offered, for an unknown-split message, with how to join or add one."""
+        text = f"it offers: {', '.join(self.splits)}"
+        if len(self.splits) > 1:
+            return f"{text} (join them with '+', e.g. {self.splits[0]}+{self.splits[1]})"
+        if self.name == "folder":
+            return f"{text} (a val.txt or test.txt of file stems beside images/ makes another split)"
+        return text
+
 
 def require_files(pairs: list[tuple[Path, Path]], problem: str) -> list[tuple[Path, Path]]:
     """Returns `pairs` if every image and label exists; otherwise raises a UsageError

@@ -1,5 +1,6 @@
 """`build_model(name, ...)`: every model the scripts offer, by the name `--model` takes."""
 
+import zipfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -161,6 +162,8 @@ def load_model(path: str | Path, compile: bool = True) -> keras.Model:
         raise UsageError(f"model file not found: {path}")
     if path.suffix != ".keras":
         raise UsageError(f"{path} is not a .keras file; pass a model saved with model.save(...)")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found"
+        raise UsageError(f"{path} is not a .keras model (a zip archive written by model.save); is it complete?")
     try:
         return keras.models.load_model(path, compile=compile)
     except Exception as error:
