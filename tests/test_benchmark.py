@@ -285,8 +285,9 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     markdown = (tmp_path / "bench.md").read_text()
     assert markdown in capsys.readouterr().out  # printed too
     header = "| model | parameters | MMACs | .keras MB | f32 .tflite MB | int8 .tflite MB | Keras ms"
-    assert markdown.count(header) == 3  # figures, ratio to the encoder, ratio to VGG16
+    assert markdown.count(header) == 2  # figures, ratio to the encoder; no table of dashes for VGG16
     assert "Ratio to the encoder:" in markdown and "| encoder | 1 | 1 |" in markdown
+    assert "Ratio to the VGG16 DeconvNet:" not in markdown
     assert "- deconvnet_vgg16: not in this run, so no ratios to it" in markdown
     assert "## Targets of `lean` (64x64)" in markdown and "| parameters <= 3M |" in markdown
     assert markdown.count("int8 against float32 (LiteRT):") == 1

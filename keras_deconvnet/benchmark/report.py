@@ -243,8 +243,8 @@ def _notes(entries: Mapping[str, dict]) -> list[str]:
 
 
 def format_report(result: dict) -> str:
-    """The whole Markdown report: conditions, per size the figures and both ratio tables,
-    then the targets of `lean`."""
+    """The whole Markdown report: conditions, per size the figures and the ratio tables to
+    the references in the run, then the targets of `lean`."""
     config, machine = result["config"], result["machine"]
     threads = config["threads"]
     load = machine["load_average"]
@@ -290,12 +290,11 @@ def format_report(result: dict) -> str:
     ]
     for size, entries in result["results"].items():
         notes = _notes(entries)
-        lines += [
-            "", f"## {size}", "", format_results_table(entries, threads),
-            "", "Ratio to the encoder:", "", format_ratio_table(entries, ENCODER, threads),
-            "", "Ratio to the VGG16 DeconvNet:", "", format_ratio_table(entries, VGG, threads),
-            "", "int8 against float32 (LiteRT):", "", format_int8_table(entries, threads),
-        ]
+        lines += ["", f"## {size}", "", format_results_table(entries, threads)]
+        for reference, title in ((ENCODER, "the encoder"), (VGG, "the VGG16 DeconvNet")):
+            if reference in entries:  # else a table of dashes; the notes say why
+                lines += ["", f"Ratio to {title}:", "", format_ratio_table(entries, reference, threads)]
+        lines += ["", "int8 against float32 (LiteRT):", "", format_int8_table(entries, threads)]
         notes += [
             f"- {reference}: not in this run, so no ratios to it"
             for reference in REFERENCES
