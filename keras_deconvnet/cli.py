@@ -31,16 +31,17 @@ def size_flag(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def int_flag(minimum: int) -> Callable[[str], int]:
-    """An argparse type for an integer of at least `minimum`, so the usage error names the flag."""
+def int_flag(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type for an integer from `minimum` (to `maximum`), so the usage error names the flag."""
+    expected = f"an integer of at least {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer of at least {minimum}, got '{text}'")
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got '{text}'")
         return value
 
     return parse

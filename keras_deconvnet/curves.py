@@ -32,17 +32,18 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
         raise UsageError(f"no history.csv at {path}: pass a training run folder")
     try:
         with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+            reader = csv.DictReader(handle)
+            columns, rows = reader.fieldnames or [], list(reader)
     except (UnicodeDecodeError, csv.Error) as error:
         raise UsageError(f"{path} is not a CSV file ({error}): pass a training run folder") from None
-    if not rows:
-        raise UsageError(f"{path} has no epochs yet")
     drawn = [column for _, series in _PANELS for column, _ in series]
-    if not set(drawn) & set(rows[0]):
+    if columns and not set(drawn) & set(columns):  # an empty file is a run in its first epoch
         raise UsageError(
             f"{path} has none of the columns drawn ({', '.join(drawn)}): "
             "pass a folder written by scripts/train.py"
         )
+    if not rows:
+        raise UsageError(f"{path} has no epochs yet")
 
     def number(text: str | None) -> float:
         try:
@@ -64,17 +65,17 @@ def _pyplot():
 
 
 def plot_curves(run_dir: str | os.PathLike) -> Path:
-    """Draws `run_dir/history.csv` into `run_dir/curves.png` (written whole, then renamed).
+    """Draws a run's history into curves.png beside it (written whole, then renamed).
 
     Args:
-        run_dir: a training run folder, or its history.csv.
+        run_dir: a training run folder (its history.csv is drawn), or a history file itself.
 
     Returns:
         The path of curves.png.
     """
     plt = _pyplot()
     history_path = Path(run_dir)
-    if not history_path.is_file():  # a run folder, not its history.csv
+    if not (history_path.is_file() or history_path.suffix == ".csv"):  # a run folder
         history_path = history_path / "history.csv"
     run_dir = history_path.parent
     figure = draw_curves(read_history(history_path), run_dir.name)

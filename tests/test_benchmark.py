@@ -232,6 +232,7 @@ def test_bad_counts_name_their_flag(script, capsys):
         (["--threads", "1,0"], "--threads"),
         (["--rounds", "0"], "--rounds"),
         (["--num-classes", "1"], "--num-classes"),
+        (["--num-classes", "256"], "--num-classes"),
         (["--tflite-warmup", "-1"], "--tflite-warmup"),
     ):
         with pytest.raises(SystemExit):

@@ -55,6 +55,11 @@ def test_a_missing_or_empty_history_is_one_line_error(tmp_path):
     (tmp_path / "history.csv").write_text(HEADER)
     with pytest.raises(UsageError, match="no epochs yet"):
         plot_curves(tmp_path)
+    (tmp_path / "history.csv").write_text("")  # CSVLogger opens it before the first epoch ends
+    with pytest.raises(UsageError, match="no epochs yet"):
+        plot_curves(tmp_path)
+    with pytest.raises(UsageError, match=r"no history.csv at \S*none/history.csv:"):
+        plot_curves(tmp_path / "none" / "history.csv")
 
 
 def test_plot_curves_script_redraws_a_run_folder(tmp_path):
@@ -73,6 +78,9 @@ def test_a_history_file_is_accepted_and_a_foreign_file_is_one_line_error(tmp_pat
     (tmp_path / "other.csv").write_text("name,size\na,1\n")
     with pytest.raises(UsageError, match="none of the columns drawn"):
         plot_curves(tmp_path / "other.csv")
+    (tmp_path / "config.json").write_text('{"model": "lean"}\n')  # one line: a header, no rows
+    with pytest.raises(UsageError, match="none of the columns drawn"):
+        plot_curves(tmp_path / "config.json")
     (tmp_path / "last.keras").write_bytes(b"PK\x03\x04\xff\xfe\x00\x81binary")
     with pytest.raises(UsageError, match="not a CSV file"):
         plot_curves(tmp_path / "last.keras")

@@ -231,7 +231,7 @@ def test_a_folder_with_one_split_says_how_to_add_another(tmp_path):
     source = write_folder_tree(tmp_path / "mine", splits={"train": 2}, list_files=False)
     for load in (load_split, load_arrays):
         message = one_line_error(load, "folder", "val", source, num_classes=3)
-        assert "no split 'val'" in message and "val.txt" in message and "+" not in message
+        assert "no split 'val'" in message and "train.txt, val.txt" in message and "+" not in message
 
 
 def test_camvid_cache_follows_the_source_folder(tmp_path, cache):

@@ -51,7 +51,7 @@ RUN_FLAGS = {
 }
 
 
-# The run flags that may be 0 (the rest must be at least 1).
+# The run flags that may be 0 (the rest must be at least 1), as benchmark.run_benchmark checks them.
 ZERO_ALLOWED = ("tflite_warmup", "keras_warmup", "train_steps", "train_warmup", "vgg_train_steps")
 # The run flags --files uses too; every other flag shapes the model benchmark alone.
 FILES_RUN_FLAGS = ("rounds", "tflite_runs", "tflite_warmup")
@@ -95,7 +95,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         f"(default: {size_name(DEFAULTS.sizes[1])}, CamVid's; none with --quick)",
     )
     parser.add_argument(
-        "--num-classes", type=int_flag(2), default=DEFAULTS.num_classes,
+        "--num-classes", type=int_flag(2, 255), default=DEFAULTS.num_classes,
         help=f"classes per pixel (default: {DEFAULTS.num_classes}, Pascal VOC)",
     )
     parser.add_argument(

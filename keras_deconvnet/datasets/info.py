@@ -35,7 +35,10 @@ class DatasetInfo:
         if len(self.splits) > 1:
             return f"{text} (join them with '+', e.g. {self.splits[0]}+{self.splits[1]})"
         if self.name == "folder":
-            return f"{text} (a val.txt or test.txt of file stems beside images/ makes another split)"
+            return (
+                f"{text} (each list file of file stems beside images/, train.txt, val.txt or test.txt, "
+                "makes a split; with none, every image is in train)"
+            )
         return text
 
 
