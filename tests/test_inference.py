@@ -99,7 +99,7 @@ def test_keras_model_in_memory_has_default_names_and_palette(images):
     [
         ("missing.keras", None, "model not found"),
         ("corrupt.tflite", b"not a flatbuffer", "could not load"),
-        ("corrupt.keras", b"not a zip", "could not load"),
+        ("corrupt.keras", b"not a zip", "is not a .keras model"),
         ("corrupt.onnx", b"\x08\x01", "could not load"),
         ("model.pmml", b"<PMML/>", "is not a model"),
         ("empty_folder", "dir", "no SavedModel in"),
