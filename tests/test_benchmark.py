@@ -234,11 +234,13 @@ def test_bad_counts_name_their_flag(script, capsys):
         (["--num-classes", "1"], "--num-classes"),
         (["--num-classes", "256"], "--num-classes"),
         (["--tflite-warmup", "-1"], "--tflite-warmup"),
+        (["--seed", "-1"], "--seed"),
     ):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)
         assert f"argument {flag}: expected" in capsys.readouterr().err
     assert parser.parse_args(["--train-steps", "0", "--threads", "2,1"]).threads == (2, 1)
+    assert parser.parse_args(["--seed", str(2**32 - 1)]).seed == 2**32 - 1
 
 
 def test_a_quick_run_never_overwrites_the_committed_results(script):

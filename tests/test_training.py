@@ -228,11 +228,12 @@ def test_a_run_stopped_before_any_history_row_can_be_resumed(tmp_path):
     assert monitored_history(tmp_path, 0, "val_mean_iou") == []
 
 
-def test_wandb_offline_writes_a_run_folder(tmp_path, monkeypatch):
+@pytest.mark.parametrize("images_every", [1, 0])  # 0: no overlays (it divided by zero once)
+def test_wandb_offline_writes_a_run_folder(images_every, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     run_dir = tmp_path / "run"
-    train(small_config(run_dir, epochs=1, wandb="offline", wandb_images_every=1))
+    train(small_config(run_dir, epochs=1, wandb="offline", wandb_images_every=images_every))
     runs = list((run_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     assert list(runs[0].glob("*.wandb"))

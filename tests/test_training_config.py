@@ -114,7 +114,8 @@ def test_out_of_range_settings_are_refused_before_a_run_folder_exists(values, fl
 
 
 def test_the_edges_of_each_range_are_accepted():
-    validate(TrainConfig(epochs=1, lr=1e-9, batch_size=1, scale_range=(1.0, 1.0), warmup_epochs=0, patience=0, weight_decay=0.0, momentum=0.0))
+    validate(TrainConfig(epochs=1, lr=1e-9, batch_size=1, scale_range=(1.0, 1.0), warmup_epochs=0, patience=0, weight_decay=0.0, momentum=0.0, seed=0, wandb_images_every=0))
+    validate(TrainConfig(seed=2**32 - 1))
     validate(resolve_config("camvid", {"data_dir": "CamVid"}))  # every preset is in range
     validate(resolve_config("paper-exp1", {}))
 
@@ -138,12 +139,17 @@ def test_scale_range_flag_needs_two_numbers():
         (["--patience", "-1"], "error: --patience must be at least 0 (0 turns early stopping off), got -1"),
         (["--weight-decay", "-0.1"], "error: --weight-decay must be at least 0, got -0.1"),
         (["--momentum", "1"], "error: --momentum must be in [0, 1), got 1.0"),
+        (["--seed", "-1"], "error: --seed must be from 0 to 4294967295 (NumPy's seed range), got -1"),
+        (["--seed", "4294967296"], "error: --seed must be from 0 to 4294967295 (NumPy's seed range), got 4294967296"),
+        (["--wandb-images-every", "-1"], "error: --wandb-images-every must be at least 0 (0 logs no overlays), got -1"),
     ],
 )
 def test_train_script_refuses_out_of_range_flags_in_one_line(flags, message, tmp_path, monkeypatch, capsys):
     script = load_script("train")
     run_dir = tmp_path / "run"
-    monkeypatch.setattr(sys, "argv", ["train.py", "--dataset", "demo", "--wandb", "disabled", "--output-dir", str(run_dir), *flags])
+    # A short run, so that a flag this test expects refused but the script accepts fails fast.
+    base = ["train.py", "--dataset", "demo", "--epochs", "1", "--input-size", "32", "--wandb", "disabled"]
+    monkeypatch.setattr(sys, "argv", [*base, "--output-dir", str(run_dir), *flags])
     with pytest.raises(SystemExit) as exit_info:
         run(script.main, script.get_args_parser())
     assert exit_info.value.code == 2

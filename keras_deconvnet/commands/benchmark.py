@@ -117,7 +117,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         "flags given explicitly still apply",
     )
     parser.add_argument(
-        "--seed", type=int, default=DEFAULTS.seed, help=f"seed of weights, images and labels (default: {DEFAULTS.seed})"
+        "--seed", type=int_flag(0, 2**32 - 1), default=DEFAULTS.seed,  # NumPy's seed range
+        help=f"seed of weights, images and labels, 0 to 2**32-1 (default: {DEFAULTS.seed})",
     )
     parser.add_argument(
         "--out", type=Path,

@@ -69,7 +69,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--patience", type=int, help=f"early stopping: epochs without a better val mean IoU; 0 turns it off, for a fixed schedule (default: {DEFAULTS.patience})")
     add("--output-dir", help=f"run folder: config, checkpoints, CSV, metrics, logs (default: {DEFAULTS.output_dir})")
     add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config")
-    add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation (default: {DEFAULTS.seed})")
+    add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation, 0 to 2**32-1 (default: {DEFAULTS.seed})")
     add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
     add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
     add("--strategy", choices=("default", "mirrored", "multiworker"), help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or "
@@ -77,7 +77,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--batch-size is the global batch, split over the replicas (default: default)")
     add("--wandb", choices=WANDB_MODES, help="W&B logging: online (offline when no API key is set), offline, disabled (default: online)")
     add("--wandb-project", help=f"W&B project (default: {DEFAULTS.wandb_project})")
-    add("--wandb-images-every", type=int, help="log validation overlays every N epochs (default: 5)")
+    add("--wandb-images-every", type=int, help="log validation overlays every N epochs; 0 logs none (default: 5)")
     add_verbose_argument(parser)
     return parser
 

@@ -100,6 +100,8 @@ def load_run_config(run_dir: str | Path, explicit: dict) -> TrainConfig:
     return TrainConfig(**{**values, **explicit, "resume": True})
 
 
+MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds NumPy, which takes no larger or negative seed
+
 # (field, whether its value is valid, what it must be), in the order of the flags' help.
 RULES = (
     ("lr", lambda config: config.lr > 0, "above 0"),
@@ -111,6 +113,8 @@ RULES = (
     ("mix_probability", lambda config: 0 < config.mix_probability <= 1, "in (0, 1]"),
     ("mix", lambda config: config.mix == "none" or config.batch_size >= 2, "none with --batch-size 1 (nothing to mix)"),
     ("patience", lambda config: config.patience >= 0, "at least 0 (0 turns early stopping off)"),
+    ("seed", lambda config: 0 <= config.seed <= MAX_SEED, f"from 0 to {MAX_SEED} (NumPy's seed range)"),
+    ("wandb_images_every", lambda config: config.wandb_images_every >= 0, "at least 0 (0 logs no overlays)"),
 )
 
 

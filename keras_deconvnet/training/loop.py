@@ -195,12 +195,11 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     if run is not None:
         wandb_id_file.write_text(run.id)
         images, masks = data.val_sample()
-        callbacks += [
-            tracking.metrics_logger(),
-            tracking.SegmentationImageLogger(
-                run, images, masks, info.class_names, config.wandb_images_every
-            ),
-        ]
+        callbacks.append(tracking.metrics_logger())
+        if config.wandb_images_every:
+            callbacks.append(
+                tracking.SegmentationImageLogger(run, images, masks, info.class_names, config.wandb_images_every)
+            )
 
     start = time.perf_counter()
     # The data arrive shuffled; a log file (not a terminal) gets one line per epoch, not a live bar.
