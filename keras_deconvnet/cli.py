@@ -83,6 +83,17 @@ def parse_scales(text: str) -> tuple[float, ...]:
     return scales
 
 
+def parse_fraction(text: str) -> float:
+    """'0.5' -> 0.5, a number from 0 to 1 (an opacity, a share)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, such as 0.5, got '{text}'")
+    return value
+
+
 def parse_scale_range(text: str) -> tuple[float, float]:
     """'0.5,2' -> (0.5, 2.0), random scaling's MIN,MAX; `training.config.validate` checks their range."""
     try:

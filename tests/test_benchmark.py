@@ -375,3 +375,13 @@ def test_data_throughput_refuses_a_data_dir_without_a_dataset(tmp_path):
     args = benchmark_data.get_args_parser().parse_args(["--data-dir", str(tmp_path), "--output-dir", str(tmp_path)])
     with pytest.raises(UsageError, match="--data-dir is read with --dataset"):
         benchmark_data.main(args)
+
+
+def test_data_throughput_counts_name_their_flag(capsys):
+    from keras_deconvnet.commands import benchmark_data
+
+    parser = benchmark_data.get_args_parser()
+    for flag in ("--batch-size", "--num-images", "--train-steps"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([flag, "0"])
+        assert f"argument {flag}: expected an integer of at least 1, got '0'" in capsys.readouterr().err

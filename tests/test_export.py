@@ -411,6 +411,14 @@ def test_export_takes_the_dataset_from_the_run_beside_the_model(tmp_path, monkey
     assert script.data_source(flags, needs_calibration=True) == script.DataSource("folder", None, 0, {})
 
 
+def test_export_counts_are_checked_before_anything_is_converted(capsys):
+    parser = load_script("export").get_args_parser()
+    for flag in ("--calibration-images", "--check-images", "--latency-runs", "--num-threads"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--model", "m.keras", "--out", "out", flag, "0"])
+        assert f"argument {flag}: expected an integer of at least 1, got '0'" in capsys.readouterr().err
+
+
 def test_export_script_reports_a_missing_model_in_one_line(tmp_path):
     done = subprocess.run(
         [sys.executable, SCRIPTS / "export.py", "--model", tmp_path / "missing.keras", "--out", tmp_path / "out"],

@@ -64,6 +64,26 @@ def test_a_size_or_scales_flag_says_what_it_expects(capsys):
         assert error.startswith(f"tool: error: argument {flag}: ") and expected in error, error
 
 
+def test_predict_takes_an_overlay_opacity_from_0_to_1(capsys):
+    from keras_deconvnet.commands import predict
+
+    parser = predict.get_args_parser()
+    required = ["photos", "--model", "m.keras", "--out", "masks"]
+    assert parser.parse_args([*required, "--alpha", "1"]).alpha == 1.0
+    for value in ("2", "-0.5", "half"):  # outside [0, 1] the overlay's pixels would wrap around
+        with pytest.raises(SystemExit):
+            parser.parse_args([*required, "--alpha", value])
+        assert "argument --alpha: expected a number from 0 to 1" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_an_empty_batch_before_loading_anything(capsys):
+    from keras_deconvnet.commands import evaluate
+
+    with pytest.raises(SystemExit):
+        evaluate.get_args_parser().parse_args(["--model", "m.keras", "--batch-size", "0"])
+    assert "argument --batch-size: expected an integer of at least 1, got '0'" in capsys.readouterr().err
+
+
 def test_summarize_all_at_a_small_size_skips_only_vgg16(capsys):
     from keras_deconvnet.commands import summarize
 

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, size_flag
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, int_flag, size_flag
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.folders import check_output_dir
 
@@ -35,10 +35,10 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="224x224",
         help="crop and model input HEIGHTxWIDTH, multiples of 32 (default: 224x224)",
     )
-    parser.add_argument("--batch-size", type=int, default=8, help="images per batch (default: 8)")
+    parser.add_argument("--batch-size", type=int_flag(1), default=8, help="images per batch (default: 8)")
     for name, text in HELP.items():
         parser.add_argument(
-            f"--{name.replace('_', '-')}", type=int,
+            f"--{name.replace('_', '-')}", type=int_flag(1),
             help=f"{text} (default: {DEFAULTS[name]}; with --quick: {QUICK[name]})",
         )
     add_dataset_arguments(
@@ -73,9 +73,6 @@ def main(args: argparse.Namespace) -> None:
         if getattr(args, name) is None:
             setattr(args, name, (QUICK if args.quick else DEFAULTS)[name])
     output_dir = check_output_dir(args.output_dir or OUTPUT_DIRS[args.quick], "--output-dir")
-    for name in ("batch_size", *DEFAULTS):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive int")
     if args.data_dir and not args.dataset:
         raise UsageError("--data-dir is read with --dataset: add --dataset camvid, folder or voc2012_segmentation")
     if args.dataset:

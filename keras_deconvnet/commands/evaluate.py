@@ -15,6 +15,7 @@ from keras_deconvnet.cli import (
     add_dataset_arguments,
     add_tta_arguments,
     add_verbose_argument,
+    int_flag,
     progress_verbose,
     size_flag,
     tta_from_args,
@@ -31,7 +32,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)
     parser.add_argument("--input-size", type=size_flag, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per call in resize mode (default: 8)")
+    parser.add_argument("--batch-size", type=int_flag(1), default=8, help="images per call in resize mode (default: 8)")
     parser.add_argument("--out", help="folder for the confusion matrix CSV/PNG and scores.json (default: runs/eval/FOLDER_MODEL_DATASET_SPLIT_MODE, FOLDER being the one that holds the model, with _HxW for --input-size and _tta-... for TTA)")
     add_verbose_argument(parser)
     return parser

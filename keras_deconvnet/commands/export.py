@@ -28,6 +28,7 @@ import numpy as np
 from keras_deconvnet.cli import (
     add_tta_arguments,
     add_verbose_argument,
+    int_flag,
     size_flag,
     tta_from_args,
 )
@@ -68,14 +69,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="the dataset's source folder (default: the run's, for its dataset; not needed for demo)")
     parser.add_argument("--ignore-label", type=int, help="ignore label, for a folder dataset (default: the run's, else 255)")
     parser.add_argument("--calibration-split", default="train", help="split for int8 calibration (default: train)")
-    parser.add_argument("--calibration-images", type=int, default=200, help="int8 calibration images (default: 200)")
+    parser.add_argument("--calibration-images", type=int_flag(1), default=200, help="int8 calibration images (default: 200)")
     parser.add_argument("--check-split", default="val", help="split for the check (default: val)")
-    parser.add_argument("--check-images", type=int, default=32, help="images the check compares (default: 32)")
+    parser.add_argument("--check-images", type=int_flag(1), default=32, help="images the check compares (default: 32)")
     parser.add_argument(
-        "--latency-runs", type=int, default=20, help="single-image runs whose median is the latency (default: 20)"
+        "--latency-runs", type=int_flag(1), default=20, help="single-image runs whose median is the latency (default: 20)"
     )
     parser.add_argument(
-        "--num-threads", type=int, default=os.cpu_count(), help="TFLite CPU threads in the check (default: all cores)"
+        "--num-threads", type=int_flag(1), default=os.cpu_count(), help="TFLite CPU threads in the check (default: all cores)"
     )
     parser.add_argument(
         "--release", metavar="NAME",
@@ -170,8 +171,6 @@ def dataset_images(
     from keras_deconvnet.models import model_input_size
     from keras_deconvnet.pipeline import evaluation_pipeline
 
-    if count < 1:
-        raise UsageError(f"--calibration-images and --check-images must be at least 1, got {count}")
     num_classes = model.output_shape[-1]
     options = {**source.options, **label_options(source.name, num_classes, source.ignore_label)}
     dataset, info = load_split(source.name, split, source.data_dir, **options)

@@ -13,6 +13,7 @@ from pathlib import Path
 from keras_deconvnet.cli import (
     add_tta_arguments,
     add_verbose_argument,
+    parse_fraction,
     progress_verbose,
     size_flag,
     tta_from_args,
@@ -30,7 +31,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     add_tta_arguments(parser)
     parser.add_argument("--input-size", type=size_flag, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
-    parser.add_argument("--alpha", type=float, default=0.5, help="opacity of the mask in the overlay (default: 0.5)")
+    parser.add_argument("--alpha", type=parse_fraction, default=0.5, help="opacity of the mask in the overlay, 0 to 1 (default: 0.5)")
     add_verbose_argument(parser)
     return parser
 
