@@ -69,7 +69,7 @@ class SegmentationImageLogger(keras.callbacks.Callback):
         images: float (N, H, W, 3) images 0..255.
         masks: int (N, H, W) true masks, 255 ignored.
         class_names: one name per class.
-        every: log every this many epochs (and after the first).
+        every: log every this many epochs (and after the first), at least 1.
     """
 
     def __init__(self, run, images: np.ndarray, masks: np.ndarray, class_names, every: int = 5):

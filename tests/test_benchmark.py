@@ -235,6 +235,7 @@ def test_bad_counts_name_their_flag(script, capsys):
         (["--num-classes", "256"], "--num-classes"),
         (["--tflite-warmup", "-1"], "--tflite-warmup"),
         (["--seed", "-1"], "--seed"),
+        (["--seed", str(2**32)], "--seed"),
     ):
         with pytest.raises(SystemExit):
             parser.parse_args(argv)

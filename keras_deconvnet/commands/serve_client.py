@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from keras_deconvnet.cli import add_verbose_argument
+from keras_deconvnet.cli import add_verbose_argument, int_flag
 from keras_deconvnet.datasets.palette import colorize, voc_palette
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.folders import check_output_dir
@@ -35,7 +35,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grpc", help="gRPC address such as localhost:8500, instead of REST (pip install -e '.[serving]')")
     parser.add_argument("--version", type=int, help="model version to ask for (default: the latest the server has)")
     parser.add_argument("--metadata", help="an export's metadata JSON, for the palette (default: the VOC colours)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per request (default: 8)")
+    parser.add_argument("--batch-size", type=int_flag(1), default=8, help="images per request (default: 8)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per request (default: 60)")
     add_verbose_argument(parser)
     return parser
@@ -107,8 +107,8 @@ def main(args: argparse.Namespace) -> None:
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
         raise UsageError(f"no such image file: {', '.join(missing)} (pass image files, not folders)")
-    if args.batch_size < 1 or not args.timeout > 0:
-        raise UsageError(f"--batch-size must be at least 1 and --timeout above 0 seconds, got {args.batch_size} and {args.timeout}")
+    if not 0 < args.timeout < float("inf"):
+        raise UsageError(f"--timeout must be above 0 seconds, got {args.timeout}")
     if not args.grpc and not args.rest.startswith(("http://", "https://")):
         raise UsageError(f"--rest needs the scheme, e.g. http://{args.rest}")
     palette = read_palette(args.metadata)
