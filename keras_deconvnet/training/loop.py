@@ -194,9 +194,9 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     ]
     if run is not None:
         wandb_id_file.write_text(run.id)
-        images, masks = data.val_sample()
         callbacks.append(tracking.metrics_logger())
         if config.wandb_images_every:
+            images, masks = data.val_sample()
             callbacks.append(
                 tracking.SegmentationImageLogger(run, images, masks, info.class_names, config.wandb_images_every)
             )
