@@ -38,6 +38,7 @@ from keras_deconvnet.training.devices import (
     set_mixed_precision,
     strategy_scope,
 )
+from keras_deconvnet.training.interrupts import StopBetweenSteps
 from keras_deconvnet.training.optim import build_optimizer
 from keras_deconvnet.training.resume import monitored_history, restore_state, resume_point
 
@@ -201,18 +202,20 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
                 tracking.SegmentationImageLogger(run, images, masks, info.class_names, config.wandb_images_every)
             )
 
+    stop = StopBetweenSteps()
     start = time.perf_counter()
     # The data arrive shuffled; a log file (not a terminal) gets one line per epoch, not a live bar.
-    history = model.fit(
-        data.train,
-        validation_data=data.val,
-        epochs=config.epochs,
-        initial_epoch=first_epoch,
-        steps_per_epoch=data.steps_per_epoch,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose="auto" if sys.stdout.isatty() else 2,
-    )
+    with stop:
+        history = model.fit(
+            data.train,
+            validation_data=data.val,
+            epochs=config.epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=data.steps_per_epoch,
+            callbacks=[*callbacks, stop],  # last: an epoch's checkpoints come before a stop
+            shuffle=False,
+            verbose="auto" if sys.stdout.isatty() else 2,
+        )
     wall_time = time.perf_counter() - start
     epochs_this_session = len(history.epoch)
 
