@@ -46,7 +46,12 @@ def test_a_second_ctrl_c_raises_at_once():
 
 
 def test_ctrl_c_after_fit_is_python_s_again():
-    with StopBetweenSteps():
-        pass
-    with pytest.raises(KeyboardInterrupt):
-        signal.raise_signal(signal.SIGINT)
+    # pytest-xdist's workers ignore SIGINT: set Python's own handler for the test, then put back theirs.
+    handler_before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with StopBetweenSteps():
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, handler_before)
