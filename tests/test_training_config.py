@@ -11,6 +11,7 @@ from keras_deconvnet.cli import parse_scale_range, run
 from keras_deconvnet.training import (
     TrainConfig,
     build_optimizer,
+    compile_for_training,
     learning_rate,
     median_frequency_weights,
     parse_class_weights,
@@ -58,6 +59,27 @@ def test_cosine_schedule_decays_over_the_whole_run_after_warmup():
     assert float(schedule(10)) == pytest.approx(0.1)  # end of warm-up: the peak
     assert float(schedule(30)) < 0.1
     assert float(schedule(50)) == pytest.approx(0.0, abs=1e-6)
+
+
+class CountedTraces(keras.Model):
+    """Counts its train_step calls: under fit, each is a trace of the step."""
+
+    traces = 0
+
+    def train_step(self, data):
+        self.traces += 1
+        return super().train_step(data)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_the_training_step_is_traced_once(optimizer):
+    # The optimizer's slots, created in the first trace, used to make TensorFlow trace it again.
+    inputs = keras.Input((8, 8, 3))
+    model = CountedTraces(inputs, keras.layers.Conv2D(2, 1)(inputs))
+    compile_for_training(model, build_optimizer(TrainConfig(optimizer=optimizer), 2), "mse")
+    model.fit(np.zeros((4, 8, 8, 3)), np.zeros((4, 8, 8, 2)), batch_size=2, epochs=2, verbose=0)
+    assert model.traces == 1
+    assert model.optimizer.built and int(model.optimizer.iterations) == 4
 
 
 def test_median_frequency_weights_follow_segnet():

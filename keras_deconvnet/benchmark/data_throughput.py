@@ -24,6 +24,7 @@ from keras_deconvnet.labels import IGNORE_LABEL
 from keras_deconvnet.losses import build_loss
 from keras_deconvnet.models import build_model
 from keras_deconvnet.pipeline import training_pipeline
+from keras_deconvnet.training.optim import compile_for_training
 
 VOC_CLASSES = 21  # the synthetic data's classes, and the model's
 TARGET_RATIO = 5.0
@@ -88,7 +89,7 @@ def pipeline_images_per_second(
 def compiled_model(num_classes: int, size: tuple[int, int]) -> keras.Model:
     """The paper's model, compiled with Adam and the loss training uses (`--loss cross-entropy`)."""
     model = build_model("paper", num_classes=num_classes, input_shape=(*size, 3))
-    model.compile(optimizer=keras.optimizers.Adam(), loss=build_loss("cross-entropy"))
+    compile_for_training(model, keras.optimizers.Adam(), build_loss("cross-entropy"))
     return model
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from keras_deconvnet.benchmark.memory import PeakRSS, release_free_memory, rss_bytes
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.losses import SegmentationCrossEntropy
+from keras_deconvnet.training.optim import compile_for_training
 
 
 def training_batch(model: keras.Model, batch_size: int, num_classes: int, seed: int = 0):
@@ -51,7 +52,7 @@ def training_throughput(
     if steps < 1 or warmup_steps < 0 or batch_size < 1:
         raise UsageError("training needs at least one timed step and a batch of at least 1")
     images, labels = training_batch(model, batch_size, num_classes, seed)
-    model.compile(optimizer=keras.optimizers.Adam(), loss=SegmentationCrossEntropy())
+    compile_for_training(model, keras.optimizers.Adam(), SegmentationCrossEntropy())
     release_free_memory()
     before = rss_bytes()
     with PeakRSS() as peak:

@@ -29,6 +29,7 @@ _HOMES = {
     "summary_line": "loop",
     "train": "loop",
     "build_optimizer": "optim",
+    "compile_for_training": "optim",
     "learning_rate": "optim",
 }
 
@@ -40,6 +41,7 @@ __all__ = [
     "TrainConfig",
     "ValidationScores",
     "build_optimizer",
+    "compile_for_training",
     "learning_rate",
     "load_initial_weights",
     "load_run_config",

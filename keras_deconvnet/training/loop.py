@@ -39,7 +39,7 @@ from keras_deconvnet.training.devices import (
     strategy_scope,
 )
 from keras_deconvnet.training.interrupts import StopBetweenSteps
-from keras_deconvnet.training.optim import build_optimizer
+from keras_deconvnet.training.optim import build_optimizer, compile_for_training
 from keras_deconvnet.training.resume import monitored_history, restore_state, resume_point
 
 
@@ -147,10 +147,8 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         if config.init_weights and not resumed:
             load_initial_weights(model, config.init_weights)
         iou = mean_iou_metric(info.num_classes)
-        model.compile(
-            optimizer=build_optimizer(config, data.steps_per_epoch),
-            loss=build_loss(config.loss, class_weights),
-            metrics=[iou],
+        compile_for_training(
+            model, build_optimizer(config, data.steps_per_epoch), build_loss(config.loss, class_weights), [iou]
         )
         if resumed:
             restore_state(model, resumed.checkpoint)

@@ -34,3 +34,19 @@ def build_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimize
     if config.optimizer == "adamw":
         return keras.optimizers.AdamW(rate, weight_decay=config.weight_decay or 0.004)
     raise UsageError(f"unknown optimizer '{config.optimizer}'; choose sgd, adam or adamw")
+
+
+def compile_for_training(
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss: keras.losses.Loss,
+    metrics: list | None = None,
+) -> None:
+    """Compiles `model` and creates its optimizer's variables now.
+
+    Left to the first step (Keras' TensorFlow trainer defers them), they are created inside
+    that step's trace, and TensorFlow traces the step a second time: seconds of start-up.
+    """
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    if not model.optimizer.built:  # a LossScaleOptimizer's build is not idempotent
+        model.optimizer.build(model.trainable_variables)

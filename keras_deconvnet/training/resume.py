@@ -89,9 +89,8 @@ def resume_point(run_dir: Path) -> ResumePoint | None:
 
 
 def restore_state(model: keras.Model, checkpoint: keras.Model) -> None:
-    """Gives the compiled `model` the weights and optimizer state of `checkpoint`."""
+    """Gives `model` (from `compile_for_training`) the weights and optimizer state of `checkpoint`."""
     model.set_weights(checkpoint.get_weights())
-    model.optimizer.build(model.trainable_variables)
     source, target = checkpoint.optimizer.variables, model.optimizer.variables
     if [tuple(v.shape) for v in source] != [tuple(v.shape) for v in target]:
         raise UsageError("the checkpoint's optimizer state does not fit this run's optimizer; start a new run")
