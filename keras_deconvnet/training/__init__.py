@@ -6,9 +6,9 @@ TensorBoard and W&B. The paper's two experiments (Tables II and III) are the pre
 
 One job a module: `config` (settings, presets, ranges), `data` (the batches, tf.data or
 NumPy), `class_weights`, `optim` (optimizer and schedule), `devices` (distribution and
-mixed precision), `callbacks`, `resume` and `loop` (`train`). The names below are the public API,
-imported on first use: `config` and `data` need no Keras, so the commands' `--help` reads the
-presets and defaults from them directly.
+mixed precision), `callbacks`, `interrupts` (Ctrl-C between steps), `resume` and `loop`
+(`train`). The names below are the public API, imported on first use: `config` and `data`
+need no Keras, so the commands' `--help` reads the presets and defaults from them directly.
 """
 
 from keras_deconvnet.lazy import lazy_attributes

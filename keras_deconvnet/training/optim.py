@@ -46,7 +46,14 @@ def compile_for_training(
 
     Left to the first step (Keras' TensorFlow trainer defers them), they are created inside
     that step's trace, and TensorFlow traces the step a second time: seconds of start-up.
+
+    Args:
+        model: a built model (its weights exist), e.g. from `build_model`.
+        optimizer: e.g. from `build_optimizer`.
+        loss: e.g. from `keras_deconvnet.losses.build_loss`.
+        metrics: as `model.compile` takes them.
     """
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    if not model.optimizer.built:  # a LossScaleOptimizer's build is not idempotent
+    # An unbuilt model has no weights to build slots for; a LossScaleOptimizer builds only once.
+    if model.built and not model.optimizer.built:
         model.optimizer.build(model.trainable_variables)
