@@ -4,6 +4,9 @@ Examples:
   python scripts/train.py --dataset demo --epochs 8 --input-size 96   # a minute on a CPU
   python scripts/train.py --preset paper-exp2                           # Table III on VOC 2012
   python scripts/train.py --dataset camvid --data-dir DIR --input-size 352x480
+
+Ctrl-C stops training at the end of the step in progress (a second Ctrl-C at once) and prints
+the --resume command that continues the run from its last finished epoch.
 """
 
 import argparse
