@@ -8,6 +8,8 @@ from collections.abc import Callable
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.quiet import quiet_logs
 
+MAX_TTA_SCALE = 4.0  # keras_deconvnet.tta.MAX_SCALE, copied so that --help imports no Keras
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """'352x480' -> (352, 480); a single number means a square. Every model's input is a
@@ -69,17 +71,20 @@ def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = Fa
     else:
         default = "default: the model's metadata, else none"
     parser.add_argument("--tta", choices=("none", "flip"), help=f"test-time augmentation: 'flip' averages the logits of each view with its mirror's; 'none' turns off the TTA a release's metadata asks for ({default})")
-    parser.add_argument("--tta-scales", type=parse_scales, help=f"views at these multiples of the model's input size, logits averaged at the image's resolution, e.g. 0.75,1.0,1.25 ({default.replace('none', '1.0')})")
+    parser.add_argument("--tta-scales", type=parse_scales, help=f"views at these multiples of the model's input size (at most {MAX_TTA_SCALE:g}), logits averaged at the image's resolution, e.g. 0.75,1.0,1.25 ({default.replace('none', '1.0')})")
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
-    """'0.75,1,1.25' -> (0.75, 1.0, 1.25), each positive."""
+    """'0.75,1,1.25' -> (0.75, 1.0, 1.25), each positive and at most `MAX_TTA_SCALE`."""
     try:
         scales = tuple(float(part) for part in text.split(","))
     except ValueError:
         scales = ()
-    if not scales or not all(0 < scale < float("inf") for scale in scales):
-        raise argparse.ArgumentTypeError(f"expected positive numbers such as 0.75,1.0,1.25, got '{text}'")
+    if not scales or not all(0 < scale <= MAX_TTA_SCALE for scale in scales):
+        raise argparse.ArgumentTypeError(
+            f"expected positive multiples of the model's input size, at most {MAX_TTA_SCALE:g}, "
+            f"such as 0.75,1.0,1.25, got '{text}'"
+        )
     return scales
 
 
@@ -189,5 +194,6 @@ def run(
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt as interrupt:
-        print(f"interrupted: {interrupt or 'stopped by Ctrl-C'}", file=sys.stderr)
+        # An exception is true even when its text is empty: test the text.
+        print(f"interrupted: {str(interrupt) or 'stopped by Ctrl-C'}", file=sys.stderr)
         sys.exit(130)

@@ -1,6 +1,7 @@
 """The installed `keras-deconvnet` command: its subcommands are the scripts' parsers and mains,
 `--help` imports no TensorFlow, and TensorFlow's start-up logs stay off the console."""
 
+import argparse
 import dataclasses
 import os
 import shutil
@@ -150,14 +151,30 @@ def test_ctrl_c_names_the_resume_command_the_way_training_was_started(monkeypatc
     assert resume_command() == "python scripts/train.py"
 
 
+@pytest.mark.parametrize("interrupt, line", [(KeyboardInterrupt(), "stopped by Ctrl-C"), (KeyboardInterrupt("3 of 5 done"), "3 of 5 done")])
+def test_ctrl_c_is_one_line_and_exit_130(interrupt, line, monkeypatch, capsys):
+    from keras_deconvnet import cli
+
+    def main(args):
+        raise interrupt
+
+    monkeypatch.setattr(cli, "quiet_logs", lambda verbose: None)
+    with pytest.raises(SystemExit) as stopped:
+        cli.run(main, argparse.ArgumentParser(), [])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == f"interrupted: {line}\n"
+
+
 def test_the_names_the_parsers_offer_are_the_librarys():
     from keras_deconvnet import (
         benchmark,
+        cli,
         evaluation,
         export,
         losses,
         models,
         tracking,
+        tta,
     )
 
     assert choices.MODEL_NAMES == tuple(models.MODEL_BUILDERS)
@@ -170,6 +187,7 @@ def test_the_names_the_parsers_offer_are_the_librarys():
     assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
     assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())
     assert choices.BENCHMARK_QUICK == benchmark.QUICK
+    assert cli.MAX_TTA_SCALE == tta.MAX_SCALE
 
 
 def test_evaluate_keeps_a_default_folder_for_each_runs_checkpoint():

@@ -8,6 +8,7 @@ import base64
 import http.server
 import io
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -243,6 +244,48 @@ def test_a_failed_check_leaves_no_partial_output(model, images, tmp_path):
     assert [path.name for path in out_dir.iterdir()] == ["tiny_v1.keras"]
 
 
+def test_each_stage_is_reported_and_an_interrupted_export_leaves_no_folder_it_made(model, images, tmp_path):
+    stages = []
+
+    def progress(stage: str) -> None:
+        stages.append(stage)
+        if stage.startswith("checking"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_model(model, tmp_path / "new" / "tiny", images[:1], formats=["keras", "tflite"],
+                     tflite_types=["float32"], latency_runs=1, progress=progress)
+    assert stages == ["converting to TFLite float32", "writing the .keras file", "checking every file against the Keras model"]
+    assert list(tmp_path.iterdir()) == []  # neither tiny nor the folder above it, both made by the export
+
+
+def test_ctrl_c_in_an_export_stops_after_the_stage_and_writes_nothing(tmp_path, monkeypatch, capfd):
+    from keras_deconvnet.export import exporter
+
+    handler_before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    written, write_saved_model = [], exporter.write_saved_model
+
+    def write_with_ctrl_c(model, path):
+        signal.raise_signal(signal.SIGINT)  # pressed while the SavedModel is written
+        write_saved_model(model, path)
+        written.append(path)
+
+    monkeypatch.setattr(exporter, "write_saved_model", write_with_ctrl_c)
+    save_tiny_model(tmp_path / "tiny.keras")
+    script = load_script("export")
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
+    args = ["--model", str(tmp_path / "tiny.keras"), "--out", str(tmp_path / "saved_models" / "tiny"),
+            "--formats", "keras,saved_model", "--check-images", "2", "--latency-runs", "1"]
+    try:
+        with pytest.raises(KeyboardInterrupt, match="nothing was written to"):
+            script.main(script.get_args_parser().parse_args(args))
+    finally:
+        signal.signal(signal.SIGINT, handler_before)
+    assert len(written) == 1  # the SavedModel stage ran to its end
+    assert not (tmp_path / "saved_models").exists()
+    assert "stopping after this stage (Ctrl-C again stops at once)" in capfd.readouterr().err
+
+
 def test_flex_ops_fail_the_tflite_export_and_are_named(tmp_path, images):
     inputs = keras.Input((32, 32, 3))
     logits = keras.layers.Lambda(lambda x: keras.ops.cumprod(x, axis=-1))(keras.layers.Conv2D(3, 1)(inputs))
@@ -419,6 +462,13 @@ def test_export_counts_are_checked_before_anything_is_converted(capsys):
         with pytest.raises(SystemExit):
             parser.parse_args(["--model", "m.keras", "--out", "out", flag, "0"])
         assert f"argument {flag}: expected an integer of at least 1, got '0'" in capsys.readouterr().err
+
+
+def test_export_refuses_an_evaluation_mode_it_could_not_store(tmp_path):
+    script = load_script("export")
+    args = ["--model", "missing.keras", "--out", str(tmp_path / "out"), "--evaluation-mode", "original"]
+    with pytest.raises(UsageError, match="--evaluation-mode is stored in a release's metadata: add --release NAME"):
+        script.main(script.get_args_parser().parse_args(args))
 
 
 def test_export_script_reports_a_missing_model_in_one_line(tmp_path):

@@ -96,3 +96,14 @@ def test_an_ignored_ctrl_c_stays_ignored():
         signal.raise_signal(signal.SIGINT)
     assert not stop.requested
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_the_message_reaches_stderr_while_native_notices_are_hidden(capfd):
+    from keras_deconvnet.interrupts import DeferredInterrupt
+    from keras_deconvnet.quiet import stderr_to_devnull
+
+    with DeferredInterrupt("stage") as interrupt, stderr_to_devnull():  # as while a file is converted
+        signal.raise_signal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.raise_if_requested()
+    assert capfd.readouterr().err == "stopping after this stage (Ctrl-C again stops at once)\n"

@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "keras_deconvnet"
 # Top-level module or subpackage -> its place in the flow; equal places may import each other.
 FLOW = {
     "__init__": 0, "errors": 0, "folders": 0, "labels": 0, "json_files": 0, "lazy": 0, "quiet": 0,
+    "image_files": 0, "interrupts": 0,
     "datasets": 1,
     "augmentation": 2, "mix_settings": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2,
     "models": 3,

@@ -37,6 +37,7 @@ from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.folders import check_output_dir
+from keras_deconvnet.interrupts import DeferredInterrupt
 
 if TYPE_CHECKING:
     import keras
@@ -85,7 +86,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--evaluation-mode", choices=("resize", "original"),
-        help="the model's native evaluation setting, stored in the metadata; scripts/evaluate.py uses it by default",
+        help="the model's native evaluation setting, stored with --release in the metadata; scripts/evaluate.py "
+        "uses it by default (default: none, so evaluate.py's resize)",
     )
     parser.add_argument(
         "--input-size", type=size_flag,
@@ -203,6 +205,8 @@ def main(args: argparse.Namespace) -> None:
     tta = tta_from_args(args, {})
     if tta and not args.release:
         raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
+    if args.evaluation_mode and not args.release:
+        raise UsageError("--evaluation-mode is stored in a release's metadata: add --release NAME")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
     float_layers = [name.strip() for name in args.int8_float_layers.split(",") if name.strip()]
     if float_layers and not ("tflite" in formats and "int8" in tflite_types):
@@ -223,16 +227,24 @@ def main(args: argparse.Namespace) -> None:
     threads = f", TFLite with {args.num_threads} threads" if "tflite" in formats else ""
     print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
           f"{args.latency_runs} single-image runs after warm-up{threads}")
-    try:
-        result = export_model(
-            model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
-            calibration_images=calibration, class_names=info.class_names, palette=info.palette,
-            source_model=recorded_path(args.model), latency_runs=args.latency_runs, num_threads=args.num_threads,
-            int8_float_layers=float_layers,
-        )
-    except ExportCheckError as error:
-        print(format_check_table(error.rows))
-        raise
+    with DeferredInterrupt("stage") as interrupt:
+
+        def progress(stage: str) -> None:
+            interrupt.raise_if_requested()  # between stages: the export cleans up as after any failure
+            print(f"{stage}...", flush=True)
+
+        try:
+            result = export_model(
+                model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
+                calibration_images=calibration, class_names=info.class_names, palette=info.palette,
+                source_model=recorded_path(args.model), latency_runs=args.latency_runs,
+                num_threads=args.num_threads, int8_float_layers=float_layers, progress=progress,
+            )
+        except ExportCheckError as error:
+            print(format_check_table(error.rows))
+            raise
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"nothing was written to {args.out}") from None
     artifacts = result.artifacts
     if args.release:
         extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}

@@ -5,7 +5,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import keras
@@ -61,6 +61,7 @@ def export_model(
     num_threads: int | None = None,
     min_agreement: Mapping[str, float] = MIN_AGREEMENT,
     int8_float_layers: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Exports a model as a new version of `out_dir`, checks it, and only then publishes it.
 
@@ -79,6 +80,8 @@ def export_model(
         min_agreement: {kind: required agreement}; kinds absent are only reported.
         int8_float_layers: layers or nested models the int8 TFLite file keeps in float32
             (see `convert_tflite`).
+        progress: called with a line naming each stage as it starts (a conversion, the check);
+            an exception it raises (a deferred Ctrl-C) stops the export as cleanly as any other.
 
     Returns:
         The version, each artifact's path and the check rows.
@@ -86,7 +89,8 @@ def export_model(
     Raises:
         ExportCheckError: an artifact agrees with the Keras model less than required.
         UsageError: bad arguments, or a conversion that failed or needs non-built-in ops.
-        In every case nothing is left behind (not even `out_dir`, if the export created it).
+        In every case nothing is left behind (not even `out_dir` and the folders above it that
+        the export created).
 
     Example:
         >>> result = export_model(model, "saved_models/camvid", images, check_masks=masks,
@@ -101,7 +105,8 @@ def export_model(
         raise UsageError("int8_float_layers are kept float in the int8 TFLite file: export tflite with the int8 type")
     float_layers = checked_float_layers(model, int8_float_layers)
     out_dir = Path(out_dir)
-    created = not out_dir.exists()
+    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # innermost first
+    report = progress or (lambda stage: None)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -111,8 +116,9 @@ def export_model(
     metadata = {"class_names": class_names, "palette": palette, "source_model": source_model}
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        _write_artifacts(model, staging, names, metadata, calibration_images, float_layers)
+        _write_artifacts(model, staging, names, metadata, calibration_images, float_layers, report)
         artifacts = {kind: staging / name for kind, name in names.items()}
+        report("checking every file against the Keras model")
         rows = check_artifacts(
             KerasPredictor(model), artifacts, check_images, check_masks,
             latency_runs=latency_runs, num_threads=num_threads, min_agreement=min_agreement,
@@ -120,11 +126,14 @@ def export_model(
         failed = [row for row in rows if not row.passed]
         if failed:
             raise ExportCheckError(_failure_message(failed, out_dir), rows)
+        report(f"publishing version {version} in {out_dir}")
         _publish(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()
+        for folder in created:
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
     return ExportResult(version, {kind: out_dir / name for kind, name in names.items()}, rows)
 
 
@@ -145,17 +154,23 @@ def _failure_message(failed: Sequence[CheckRow], out_dir: Path) -> str:
 
 
 def _write_artifacts(
-    model, folder: Path, names: dict[str, str], metadata: dict, calibration_images, int8_float_layers: tuple
+    model, folder: Path, names: dict[str, str], metadata: dict, calibration_images, int8_float_layers: tuple,
+    report: Callable[[str], None],
 ) -> None:
     tflite_types = [kind.removeprefix("tflite_") for kind in names if kind.startswith("tflite_")]
     if tflite_types:
+        calibrated = " (int8 calibrated on the representative images)" if "int8" in tflite_types else ""
+        report(f"converting to TFLite {', '.join(tflite_types)}{calibrated}")
         for dtype, content in convert_tflite(model, tflite_types, calibration_images, int8_float_layers).items():
             (folder / names[f"tflite_{dtype}"]).write_bytes(content)
     if "keras" in names:
+        report("writing the .keras file")
         model.save(folder / names["keras"])
     if "saved_model" in names:
+        report("writing the SavedModel")
         write_saved_model(model, folder / names["saved_model"])
     if "onnx" in names:
+        report("converting to ONNX")
         write_onnx(model, folder / names["onnx"])
     for kind, name in names.items():
         path = metadata_path(folder / name)
