@@ -22,6 +22,8 @@ from keras_deconvnet.errors import UsageError
 
 # Consecutive windows overlap by about a third of the input size.
 _WINDOW_STRIDE = 2 / 3
+# The largest view, in multiples of the input size: at 4 a view already takes 25 windows.
+MAX_SCALE = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,8 +40,11 @@ class TestTimeAugmentation:
     scales: tuple[float, ...] = (1.0,)
 
     def __post_init__(self):
-        if not self.scales or not all(math.isfinite(s) and s > 0 for s in self.scales):
-            raise UsageError(f"TTA scales must be positive numbers, got {self.scales}")
+        if not self.scales or not all(0 < s <= MAX_SCALE for s in self.scales):
+            raise UsageError(
+                f"TTA scales must be positive multiples of the model's input size, at most {MAX_SCALE:g}, "
+                f"such as 0.75,1.0,1.25; got {self.scales}"
+            )
 
     @property
     def views(self) -> int:

@@ -55,8 +55,9 @@ def test_a_size_or_scales_flag_says_what_it_expects(capsys):
     assert parser.parse_args(["--tta-scales", "0.5,1"]).tta_scales == (0.5, 1.0)
     for flag, value, expected in (
         ("--input-size", "abc", "HEIGHTxWIDTH in multiples of 32"),
-        ("--tta-scales", "-1", "positive numbers"),
-        ("--tta-scales", "1,,2", "positive numbers"),
+        ("--tta-scales", "-1", "positive multiples of the model's input size, at most 4"),
+        ("--tta-scales", "1,,2", "positive multiples"),
+        ("--tta-scales", "75,100", "at most 4"),
     ):
         with pytest.raises(SystemExit):
             parser.parse_args([flag, value])

@@ -95,6 +95,8 @@ def test_scales_must_be_positive():
         TTA(scales=(1.0, 0.0))
     with pytest.raises(UsageError, match="positive"):
         TTA(scales=())
+    with pytest.raises(UsageError, match="at most 4"):  # percentages typed for multiples
+        TTA(scales=(75.0, 100.0))
 
 
 def tta_flags(*argv: str):
@@ -117,7 +119,7 @@ def test_flags_fall_back_to_the_release_metadata_one_by_one():
         TTA(scales=(float("nan"),))
     with pytest.raises(UsageError, match="positive"):  # a release's metadata is checked as the flags are
         tta_from_args(tta_flags(), {"tta": {"scales": [-1.0]}})
-    for bad in ("big", "nan", "-1", "0"):  # refused as the flags are read, before a model loads
+    for bad in ("big", "nan", "-1", "0", "75,100,125", "1e308", "inf"):  # refused as the flags are read, before a model loads
         with pytest.raises(SystemExit):
             tta_flags("--tta-scales", bad)
 

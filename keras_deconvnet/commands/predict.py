@@ -21,7 +21,7 @@ from keras_deconvnet.cli import (
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.folders import check_output_dir
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -36,46 +36,72 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def image_paths(inputs: Path) -> list[Path]:
-    """The image itself, or the images in a folder, sorted."""
+def image_paths(inputs: Path) -> tuple[list[Path], list[Path]]:
+    """The image itself, or the images in a folder, sorted; and the folder's other files, skipped.
+
+    Raises:
+        UsageError: no images, or two of them whose outputs would share a name (a.jpg, a.png).
+    """
     if inputs.is_file():
-        return [inputs]
-    if inputs.is_dir():
-        paths = sorted(p for p in inputs.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if paths:
-            return paths
+        return [inputs], []
+    if not inputs.is_dir():
+        raise UsageError(f"no such image or folder: {inputs}")
+    files = sorted(path for path in inputs.iterdir() if path.is_file())
+    paths = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+    if not paths:
         raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {inputs}")
-    raise UsageError(f"no such image or folder: {inputs}")
+    stems = {}
+    for path in paths:
+        if path.stem in stems:
+            raise UsageError(
+                f"{stems[path.stem].name} and {path.name} would both be written as {path.stem}_*.png; "
+                "rename one or segment them from separate folders"
+            )
+        stems[path.stem] = path
+    return paths, [path for path in files if path not in paths]
+
+
+def checked_out_dir(out: str, inputs: Path) -> Path:
+    """`--out`, refused if it is the input folder: a later run would segment the outputs too."""
+    out_dir = check_output_dir(out, "--out")
+    if inputs.is_dir() and out_dir.resolve() == inputs.resolve():
+        raise UsageError(f"--out {out} is the input folder; write the predictions to another folder")
+    return out_dir
 
 
 def main(args: argparse.Namespace) -> None:
     import numpy as np
     from keras.utils import Progbar
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     from keras_deconvnet.datasets.palette import colorize
     from keras_deconvnet.evaluation import segment
     from keras_deconvnet.export import load_predictor
+    from keras_deconvnet.image_files import check_readable, read_rgb
 
-    paths = image_paths(Path(args.inputs))
-    out_dir = check_output_dir(args.out, "--out")
+    paths, skipped = image_paths(Path(args.inputs))
+    out_dir = checked_out_dir(args.out, Path(args.inputs))
+    for path in paths:  # a bad file is named before the model loads and before any output
+        check_readable(path)
     predictor = load_predictor(args.model, input_size=args.input_size)
     tta = tta_from_args(args, predictor.metadata)
     palette = predictor.palette
     bar = Progbar(len(paths), unit_name="image", verbose=progress_verbose())
-    for path in paths:
+    for done, path in enumerate(paths):
+        outputs = {kind: out_dir / f"{path.stem}_{kind}.png" for kind in ("classes", "color", "overlay")}
         try:
-            # Phone photos store their rotation in EXIF; the pixels are as the sensor read them.
-            image = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
-        except OSError as error:
-            raise UsageError(f"cannot read {path} as an image: {error}") from None
-        classes = segment(predictor, image, tta)
-        out_dir.mkdir(parents=True, exist_ok=True)  # only once an image is readable: no empty folder
-        color = colorize(classes, palette)
-        overlay = (1 - args.alpha) * image + args.alpha * color
-        Image.fromarray(classes.astype(np.uint8)).save(out_dir / f"{path.stem}_classes.png")
-        Image.fromarray(color).save(out_dir / f"{path.stem}_color.png")
-        Image.fromarray(overlay.round().astype(np.uint8)).save(out_dir / f"{path.stem}_overlay.png")
+            image = read_rgb(path, exif_orientation=True)
+            classes = segment(predictor, image, tta)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            color = colorize(classes, palette)
+            overlay = (1 - args.alpha) * image + args.alpha * color
+            Image.fromarray(classes.astype(np.uint8)).save(outputs["classes"])
+            Image.fromarray(color).save(outputs["color"])
+            Image.fromarray(overlay.round().astype(np.uint8)).save(outputs["overlay"])
+        except KeyboardInterrupt:
+            for output in outputs.values():  # this image's files may be half-written
+                output.unlink(missing_ok=True)
+            raise KeyboardInterrupt(f"{done} of {len(paths)} images segmented into {out_dir}") from None
         bar.add(1)
-    print(f"{len(paths)} image{'s' if len(paths) != 1 else ''} segmented into {out_dir}")
-
+    others = f" ({len(skipped)} other file{'s' if len(skipped) != 1 else ''} skipped, not {'/'.join(IMAGE_SUFFIXES)})"
+    print(f"{len(paths)} image{'s' if len(paths) != 1 else ''} segmented into {out_dir}{others if skipped else ''}")

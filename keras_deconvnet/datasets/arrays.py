@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from keras_deconvnet.datasets import camvid_layout, folder_layout
 from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import camvid_palette, voc_palette
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.image_files import read_rgb
 
 ARRAY_DATASETS = ("camvid", "folder", "demo")
 
@@ -127,11 +127,7 @@ def _read_pairs(pairs: list[tuple[Path, Path]], info: DatasetInfo) -> SplitArray
     arrays = SplitArrays([], [], [])
     for image_path, label_path in pairs:
         mask = checked_mask(read_index_png(label_path), label_path, info.num_classes, info.ignore_label, image_path)
-        try:
-            with Image.open(image_path) as image:
-                arrays.images.append(np.asarray(image.convert("RGB")))
-        except OSError as error:
-            raise UsageError(f"cannot read image {image_path}: {error}") from None
+        arrays.images.append(read_rgb(image_path))
         arrays.masks.append(mask[..., 0])
         arrays.file_names.append(image_path.name)
     return arrays
