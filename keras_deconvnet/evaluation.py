@@ -35,6 +35,15 @@ def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = Non
     return np.argmax(logits, axis=-1).astype(np.int32)
 
 
+def check_classes(predictor, info) -> None:
+    """Raises a UsageError unless the model predicts the dataset's classes (`info`: its `DatasetInfo`)."""
+    if predictor.num_classes != info.num_classes:
+        raise UsageError(
+            f"the model predicts {predictor.num_classes} classes but {info.name} has "
+            f"{info.num_classes}; evaluate it on the dataset it was trained on"
+        )
+
+
 def evaluate(
     predictor,
     split,
@@ -64,11 +73,7 @@ def evaluate(
     """
     from keras_deconvnet.pipeline import evaluation_pipeline
 
-    if predictor.num_classes != info.num_classes:
-        raise UsageError(
-            f"the model predicts {predictor.num_classes} classes but {info.name} has "
-            f"{info.num_classes}; evaluate it on the dataset it was trained on"
-        )
+    check_classes(predictor, info)
     if mode not in EVALUATION_MODES:
         raise ValueError(f"mode must be one of {EVALUATION_MODES}, got '{mode}'")
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}

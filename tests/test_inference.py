@@ -137,3 +137,14 @@ def test_a_keras_model_runs_at_another_input_size_with_the_same_weights(tmp_path
     with pytest.raises(UsageError, match="fixed input size"):
         load_predictor(result.artifacts["tflite_float32"], input_size=(64, 64))
     assert load_predictor(result.artifacts["tflite_float32"], input_size=(SIZE, SIZE)).input_size == (SIZE, SIZE)
+
+
+def test_a_run_folder_passed_as_the_model_names_its_checkpoint(tmp_path):
+    from keras_deconvnet.models import load_model
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.keras").write_bytes(b"a checkpoint")
+    for load in (load_predictor, load_model):
+        with pytest.raises(UsageError, match=f"{run} is a training run's folder: pass {run / 'best.keras'}$"):
+            load(run)

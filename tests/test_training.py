@@ -299,6 +299,21 @@ def test_evaluate_refuses_a_dataset_with_other_classes_and_predict_follows_exif(
     assert np.asarray(Image.open(tmp_path / "out" / "photo_classes.png")).shape == (70, 40)
 
 
+def test_evaluate_refuses_other_classes_before_preparing_the_dataset(trained_run, tmp_path, monkeypatch):
+    from fixtures import write_camvid_tree
+
+    from keras_deconvnet.commands import evaluate
+    from keras_deconvnet.datasets import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    run_dir, _ = trained_run
+    camvid = write_camvid_tree(tmp_path / "camvid")
+    args = ["--model", str(run_dir / "best.keras"), "--dataset", "camvid", "--data-dir", str(camvid), "--out", str(tmp_path / "eval")]
+    with pytest.raises(UsageError, match="predicts 4 classes but camvid has 11"):
+        evaluate.main(evaluate.get_args_parser().parse_args(args))
+    assert not list((tmp_path / "cache").rglob("*.tfrecord*"))  # nothing prepared for a model that cannot use it
+
+
 def test_predict_checks_its_folder_first_and_leaves_none_for_an_unreadable_image(trained_run, tmp_path):
     from keras_deconvnet.commands import predict
 

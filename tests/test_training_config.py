@@ -136,6 +136,18 @@ def test_out_of_range_settings_are_refused_before_a_run_folder_exists(values, fl
     assert not (tmp_path / "run").exists()
 
 
+def test_num_classes_other_than_the_datasets_own_is_refused():
+    from keras_deconvnet.training.data import prepare_data
+
+    def config(num_classes):
+        return TrainConfig(dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 32},
+                           input_size=(32, 32), batch_size=4, num_classes=num_classes, data_loader="numpy")
+
+    with pytest.raises(UsageError, match="^--num-classes 3 does not match the 4 classes of demo; the flag is for"):
+        prepare_data(config(3))
+    assert prepare_data(config(4)).info.num_classes == 4  # a run's saved config holds its dataset's own
+
+
 def test_the_edges_of_each_range_are_accepted():
     validate(TrainConfig(epochs=1, lr=1e-9, batch_size=1, scale_range=(1.0, 1.0), warmup_epochs=0, patience=0, weight_decay=0.0, momentum=0.0, seed=0, wandb_images_every=0))
     validate(TrainConfig(seed=2**32 - 1))

@@ -57,8 +57,9 @@ def default_out_dir(args: argparse.Namespace, mode: str, tta) -> Path:
 def main(args: argparse.Namespace) -> None:
     from keras.utils import Progbar
 
-    from keras_deconvnet.datasets import label_options, load_split
+    from keras_deconvnet.datasets import dataset_info, label_options, load_split
     from keras_deconvnet.evaluation import (
+        check_classes,
         evaluate,
         format_scores,
         write_confusion_matrix,
@@ -69,6 +70,7 @@ def main(args: argparse.Namespace) -> None:
     predictor = load_predictor(args.model, input_size=args.input_size)
     mode = args.mode or predictor.metadata.get("evaluation_mode", "resize")
     options = label_options(args.dataset, args.num_classes or predictor.num_classes, args.ignore_label)
+    check_classes(predictor, dataset_info(args.dataset, args.data_dir, **options))  # before preparing the data
     split, info = load_split(args.dataset, args.split, args.data_dir, **options)
     steps = int(split.cardinality())
     batch = args.batch_size if mode == "resize" else 1

@@ -22,7 +22,7 @@ from ai_edge_litert.interpreter import Interpreter
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.formats import SERVING_SIGNATURE, read_metadata
-from keras_deconvnet.models import load_model, model_input_size, resize_model
+from keras_deconvnet.models import load_model, model_input_size, resize_model, run_folder_hint
 from keras_deconvnet.quiet import native_notices_hidden
 
 _KERAS_BATCH = 16
@@ -218,7 +218,9 @@ def saved_model_dir(path: str | Path) -> Path:
         return path
     versions = {v: p for v, p in version_dirs(path).items() if (p / "saved_model.pb").is_file()}
     if not versions:
-        raise UsageError(f"no SavedModel in {path}: expected saved_model.pb or numbered version folders")
+        raise UsageError(
+            f"no SavedModel in {path}: expected saved_model.pb or numbered version folders{run_folder_hint(path)}"
+        )
     return versions[max(versions)]
 
 

@@ -149,6 +149,13 @@ def resize_model(model: keras.Model, input_size: tuple[int, int]) -> keras.Model
     )
 
 
+def run_folder_hint(path: Path) -> str:
+    """'; pass RUN/best.keras' when `path` is a training run's folder, the mistake of passing the
+    run rather than one of its checkpoints; '' otherwise."""
+    checkpoints = [path / name for name in ("best.keras", "last.keras") if (path / name).is_file()]
+    return f"; {path} is a training run's folder: pass {checkpoints[0]}" if checkpoints else ""
+
+
 def load_model(path: str | Path, compile: bool = True) -> keras.Model:
     """Loads a `.keras` model saved from this package (its custom layers are registered).
 
@@ -158,6 +165,8 @@ def load_model(path: str | Path, compile: bool = True) -> keras.Model:
             False gives the bare model, which is what exports and inference need.
     """
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a .keras file{run_folder_hint(path)}")
     if not path.is_file():
         raise UsageError(f"model file not found: {path}")
     if path.suffix != ".keras":

@@ -66,9 +66,14 @@ def prepare_data(config, first_epoch: int = 0) -> TrainingData:
         **config.dataset_options,
         **label_options(config.dataset, config.num_classes, config.ignore_label),
     }
-    if resolve_loader(config.data_loader) == "tf":
-        return _tf_data(config, options, first_epoch)
-    return _numpy_data(config, options, first_epoch)
+    load = _tf_data if resolve_loader(config.data_loader) == "tf" else _numpy_data
+    data = load(config, options, first_epoch)
+    if config.num_classes not in (None, data.info.num_classes):  # a folder's are the flag's own
+        raise UsageError(
+            f"--num-classes {config.num_classes} does not match the {data.info.num_classes} classes of "
+            f"{config.dataset}; the flag is for --dataset folder, the other datasets know their classes"
+        )
+    return data
 
 
 def _augmentation(config) -> dict:
