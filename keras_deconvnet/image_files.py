@@ -1,5 +1,6 @@
-"""Reading image files as the 8-bit RGB every model takes, whatever their PIL mode."""
+"""Image files: read as the 8-bit RGB every model takes, whatever their PIL mode; written whole."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,7 @@ def read_rgb(path: Path, *, exif_orientation: bool = False) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return rgb_pixels(ImageOps.exif_transpose(image) if exif_orientation else image)
-    except OSError as error:
+    except (OSError, Image.DecompressionBombError) as error:
         raise UsageError(f"cannot read {path} as an image: {error}") from None
     except UsageError as error:
         raise UsageError(f"cannot read {path}: {error}") from None
@@ -60,7 +61,19 @@ def check_readable(path: Path) -> None:
         with Image.open(path) as image:
             image.verify()
             mode = image.mode
-    except (OSError, SyntaxError) as error:  # verify raises SyntaxError for a broken PNG chunk
+    # verify raises SyntaxError for a broken PNG chunk; DecompressionBombError is no OSError.
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:
         raise UsageError(f"cannot read {path} as an image: {error}") from None
     if mode == "F":
         raise UsageError(f"cannot read {path}: {_FLOAT_IMAGE}")
+
+
+def write_png(pixels: np.ndarray, path: Path) -> None:
+    """Writes `pixels` as the PNG `path`, whole or not at all: to a hidden file beside it, then
+    renamed over it, so an interrupted write leaves neither a half-written file nor a lost one."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        Image.fromarray(pixels).save(partial, format="PNG")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)

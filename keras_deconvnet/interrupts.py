@@ -8,6 +8,7 @@ Ctrl-C only asks to stop, and the work calls `raise_if_requested` where it can s
 A second Ctrl-C raises at once, for work that never gets there.
 """
 
+import contextlib
 import os
 import signal
 import sys
@@ -33,13 +34,18 @@ class DeferredInterrupt:
         self._stderr = None
 
     def __enter__(self) -> "DeferredInterrupt":
+        if self._previous_handler is not _NOT_INSTALLED:
+            raise RuntimeError("this DeferredInterrupt is already active")
         self.requested = False
         # signal.signal works only in the main thread; elsewhere Ctrl-C does not arrive anyway.
         if threading.current_thread() is threading.main_thread():
             if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
                 # The message goes to stderr as it is now: the work may point file descriptor 2
                 # at /dev/null for a while to hide native notices (`keras_deconvnet.quiet`).
-                self._stderr = os.dup(2)
+                try:
+                    self._stderr = os.dup(2)
+                except OSError:  # stderr closed: no message
+                    self._stderr = None
                 self._previous_handler = signal.signal(signal.SIGINT, self._request)
         return self
 
@@ -49,8 +55,9 @@ class DeferredInterrupt:
             previous = signal.default_int_handler if self._previous_handler is None else self._previous_handler
             signal.signal(signal.SIGINT, previous)
             self._previous_handler = _NOT_INSTALLED
-            os.close(self._stderr)
-            self._stderr = None
+            if self._stderr is not None:
+                os.close(self._stderr)
+                self._stderr = None
 
     def raise_if_requested(self) -> None:
         """Raises KeyboardInterrupt if Ctrl-C was pressed."""
@@ -62,5 +69,9 @@ class DeferredInterrupt:
             raise KeyboardInterrupt
         self.requested = True
         new_line = "\n" if sys.stdout.isatty() else ""  # off a live progress bar's line
+        message = f"{new_line}stopping after this {self.unit} (Ctrl-C again stops at once)\n"
         # os.write, not print: a print while the main thread prints to stderr raises RuntimeError.
-        os.write(self._stderr, f"{new_line}stopping after this {self.unit} (Ctrl-C again stops at once)\n".encode())
+        # A pipe whose reader Ctrl-C also stopped (| tee) must not raise here, inside the work.
+        if self._stderr is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._stderr, message.encode())

@@ -464,6 +464,17 @@ def test_export_counts_are_checked_before_anything_is_converted(capsys):
         assert f"argument {flag}: expected an integer of at least 1, got '0'" in capsys.readouterr().err
 
 
+def test_a_stopped_export_says_what_it_left(tmp_path):
+    script = load_script("export")
+    out_dir = tmp_path / "tiny"
+    assert script.interrupted_export(out_dir, set()) == f"nothing was written to {out_dir}"
+    out_dir.mkdir()
+    (out_dir / "tiny_v1.keras").write_bytes(b"an earlier export")
+    assert script.interrupted_export(out_dir, {"tiny_v1.keras"}) == f"nothing was written to {out_dir}"
+    (out_dir / "tiny_v2.keras").write_bytes(b"published before a second Ctrl-C")
+    assert script.interrupted_export(out_dir, {"tiny_v1.keras"}).endswith("left there: tiny_v2.keras")
+
+
 def test_export_refuses_an_evaluation_mode_it_could_not_store(tmp_path):
     script = load_script("export")
     args = ["--model", "missing.keras", "--out", str(tmp_path / "out"), "--evaluation-mode", "original"]

@@ -107,3 +107,14 @@ def test_the_message_reaches_stderr_while_native_notices_are_hidden(capfd):
         with pytest.raises(KeyboardInterrupt):
             interrupt.raise_if_requested()
     assert capfd.readouterr().err == "stopping after this stage (Ctrl-C again stops at once)\n"
+
+
+def test_an_active_interrupt_cannot_be_entered_again():
+    from keras_deconvnet.interrupts import DeferredInterrupt
+
+    interrupt = DeferredInterrupt()
+    with interrupt:
+        with pytest.raises(RuntimeError, match="already active"):
+            interrupt.__enter__()
+    with pytest.raises(KeyboardInterrupt):  # and Python's handler is back
+        signal.raise_signal(signal.SIGINT)

@@ -1,5 +1,7 @@
-"""predict: its folder checked before any work, one output set per image, 16-bit images, Ctrl-C."""
+"""predict (and evaluate): the folder checked before any work, one output set per image,
+16-bit images, files written whole, Ctrl-C between images."""
 
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -9,14 +11,14 @@ from PIL import Image
 from keras_deconvnet import evaluation
 from keras_deconvnet.commands import predict
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.image_files import check_readable, read_rgb
+from keras_deconvnet.image_files import check_readable, read_rgb, write_png
 from keras_deconvnet.models import build_model
 
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("model") / "lean.keras"
-    build_model("lean", num_classes=3, input_shape=(64, 64, 3)).save(path)
+    build_model("lean", num_classes=4, input_shape=(64, 64, 3)).save(path)  # the demo set's classes
     return path
 
 
@@ -67,8 +69,8 @@ def test_names_that_would_clash_and_the_input_folder_as_out_are_refused(model_pa
     write_rgb(images / "a.png")
     with pytest.raises(UsageError, match="is the input folder"):
         run_predict(model_path, images, images)
-    write_rgb(images / "a.jpg")
-    with pytest.raises(UsageError, match="a.jpg and a.png would both be written as a_"):
+    write_rgb(images / "A.jpg")  # a_classes.png on a case-insensitive disk too
+    with pytest.raises(UsageError, match="A.jpg and .*a.png share a name: rename or remove one"):
         run_predict(model_path, images, tmp_path / "out")
 
 
@@ -82,20 +84,76 @@ def test_other_files_are_counted_and_sixteen_bit_images_segmented(model_path, tm
     assert np.asarray(Image.open(tmp_path / "out" / "grey16_classes.png")).shape == (16, 16)
 
 
-def test_ctrl_c_says_how_far_it_got_and_leaves_no_half_written_image(model_path, tmp_path, monkeypatch):
-    images = tmp_path / "images"
+@pytest.fixture
+def python_sigint():
+    """Python's own Ctrl-C handler for the test (pytest-xdist's workers ignore SIGINT)."""
+    handler_before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, handler_before)
+
+
+def test_unreadably_large_images_are_refused_in_one_line(tmp_path, monkeypatch):
+    sixteen_bit_gradient().save(tmp_path / "large.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)  # 256 pixels: past twice the limit, a "bomb"
+    for check in (check_readable, read_rgb):
+        with pytest.raises(UsageError, match="large.png"):
+            check(tmp_path / "large.png")
+
+
+def test_a_failed_write_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "a_classes.png"
+    path.write_bytes(b"an earlier run's file")
+
+    def save_half(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", save_half)
+    with pytest.raises(KeyboardInterrupt):
+        write_png(np.zeros((2, 2), np.uint8), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["a_classes.png"] and path.read_bytes() == b"an earlier run's file"
+
+
+def test_ctrl_c_finishes_the_image_says_how_far_it_got_and_keeps_earlier_files(
+    model_path, tmp_path, monkeypatch, python_sigint
+):
+    images, out = tmp_path / "images", tmp_path / "out"
     images.mkdir()
+    out.mkdir()
     for seed, name in enumerate(("a.png", "b.png", "c.png")):
         write_rgb(images / name, seed)
+    (out / "c_classes.png").write_bytes(b"an earlier run's file")
     segmented, plain_segment = [], evaluation.segment
 
-    def segment_until_ctrl_c(predictor, image, tta=None):
-        if len(segmented) == 2:
-            raise KeyboardInterrupt
+    def segment_with_ctrl_c(predictor, image, tta=None):
         segmented.append(image)
+        if len(segmented) == 2:
+            signal.raise_signal(signal.SIGINT)  # pressed while b is segmented: b is finished first
         return plain_segment(predictor, image, tta)
 
-    monkeypatch.setattr(evaluation, "segment", segment_until_ctrl_c)
+    monkeypatch.setattr(evaluation, "segment", segment_with_ctrl_c)
     with pytest.raises(KeyboardInterrupt, match="2 of 3 images segmented into"):
-        run_predict(model_path, images, tmp_path / "out")
-    assert sorted(path.name.split("_")[0] for path in (tmp_path / "out").iterdir()) == ["a"] * 3 + ["b"] * 3
+        run_predict(model_path, images, out)
+    names = sorted(path.name for path in out.iterdir())
+    assert names == ["a_classes.png", "a_color.png", "a_overlay.png", "b_classes.png", "b_color.png",
+                     "b_overlay.png", "c_classes.png"]
+    assert (out / "c_classes.png").read_bytes() == b"an earlier run's file"
+
+
+def test_ctrl_c_in_evaluate_finishes_the_batch_and_writes_nothing(model_path, tmp_path, monkeypatch, python_sigint):
+    from keras_deconvnet.commands import evaluate
+
+    segmented, plain_segment = [], evaluation.segment
+
+    def segment_with_ctrl_c(predictor, image, tta=None):
+        segmented.append(image)
+        if len(segmented) == 1:
+            signal.raise_signal(signal.SIGINT)
+        return plain_segment(predictor, image, tta)
+
+    monkeypatch.setattr(evaluation, "segment", segment_with_ctrl_c)
+    args = ["--model", str(model_path), "--dataset", "demo", "--tta", "flip", "--out", str(tmp_path / "eval")]
+    with pytest.raises(KeyboardInterrupt, match="nothing was written to"):
+        evaluate.main(evaluate.get_args_parser().parse_args(args))
+    assert len(segmented) == 8  # the batch in progress, then the stop
+    assert not (tmp_path / "eval").exists()

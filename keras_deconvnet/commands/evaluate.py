@@ -65,6 +65,7 @@ def main(args: argparse.Namespace) -> None:
         write_confusion_matrix,
     )
     from keras_deconvnet.export import load_predictor
+    from keras_deconvnet.interrupts import DeferredInterrupt
 
     out_dir = check_output_dir(args.out, "--out") if args.out else None  # before the model and data load
     predictor = load_predictor(args.model, input_size=args.input_size)
@@ -81,11 +82,16 @@ def main(args: argparse.Namespace) -> None:
         for item in batches:
             yield item
             bar.add(1)
+            interrupt.raise_if_requested()  # between batches, never inside TensorFlow
 
     tta = tta_from_args(args, predictor.metadata)
     out_dir = out_dir or check_output_dir(default_out_dir(args, mode, tta), "the default --out")
     start = time.perf_counter()
-    scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
+    with DeferredInterrupt("batch") as interrupt:
+        try:
+            scores = evaluate(predictor, split, info, mode=mode, batch_size=args.batch_size, progress=progress, tta=tta)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"nothing was written to {out_dir}") from None
     scores["ms_per_image"] = round(1000 * (time.perf_counter() - start) / max(scores["images"], 1), 1)
     scores["tta"] = tta.as_metadata() if tta else None
     scores["input_size"] = list(predictor.input_size)

@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -191,6 +192,15 @@ def dataset_images(
     return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), info
 
 
+def interrupted_export(out_dir: Path, before: set[str]) -> str:
+    """What a stopped export left in `out_dir`: nothing, unless a second Ctrl-C cut its
+    publishing (or its clean-up) short."""
+    left = sorted(set(os.listdir(out_dir)) - before) if out_dir.is_dir() else []
+    if not left:
+        return f"nothing was written to {out_dir}"
+    return f"stopped while {out_dir} was being written; delete what this export left there: {', '.join(left)}"
+
+
 def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.export import (
         ExportCheckError,
@@ -227,6 +237,7 @@ def main(args: argparse.Namespace) -> None:
     threads = f", TFLite with {args.num_threads} threads" if "tflite" in formats else ""
     print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
           f"{args.latency_runs} single-image runs after warm-up{threads}")
+    before = set(os.listdir(args.out)) if os.path.isdir(args.out) else set()
     with DeferredInterrupt("stage") as interrupt:
 
         def progress(stage: str) -> None:
@@ -244,7 +255,9 @@ def main(args: argparse.Namespace) -> None:
             print(format_check_table(error.rows))
             raise
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(f"nothing was written to {args.out}") from None
+            raise KeyboardInterrupt(interrupted_export(Path(args.out), before)) from None
+    if interrupt.requested:  # pressed while the checked files were moved into place
+        print(f"Ctrl-C came as version {result.version} was published; the export finished", file=sys.stderr)
     artifacts = result.artifacts
     if args.release:
         extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}

@@ -42,23 +42,17 @@ def image_paths(inputs: Path) -> tuple[list[Path], list[Path]]:
     Raises:
         UsageError: no images, or two of them whose outputs would share a name (a.jpg, a.png).
     """
+    from keras_deconvnet.datasets.folder_layout import files_by_stem
+
     if inputs.is_file():
         return [inputs], []
     if not inputs.is_dir():
         raise UsageError(f"no such image or folder: {inputs}")
-    files = sorted(path for path in inputs.iterdir() if path.is_file())
-    paths = [path for path in files if path.suffix.lower() in IMAGE_SUFFIXES]
+    paths = list(files_by_stem(inputs, IMAGE_SUFFIXES).values())
     if not paths:
         raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {inputs}")
-    stems = {}
-    for path in paths:
-        if path.stem in stems:
-            raise UsageError(
-                f"{stems[path.stem].name} and {path.name} would both be written as {path.stem}_*.png; "
-                "rename one or segment them from separate folders"
-            )
-        stems[path.stem] = path
-    return paths, [path for path in files if path not in paths]
+    images = set(paths)
+    return paths, [path for path in sorted(inputs.iterdir()) if path.is_file() and path not in images]
 
 
 def checked_out_dir(out: str, inputs: Path) -> Path:
@@ -72,12 +66,12 @@ def checked_out_dir(out: str, inputs: Path) -> Path:
 def main(args: argparse.Namespace) -> None:
     import numpy as np
     from keras.utils import Progbar
-    from PIL import Image
 
     from keras_deconvnet.datasets.palette import colorize
     from keras_deconvnet.evaluation import segment
     from keras_deconvnet.export import load_predictor
-    from keras_deconvnet.image_files import check_readable, read_rgb
+    from keras_deconvnet.image_files import check_readable, read_rgb, write_png
+    from keras_deconvnet.interrupts import DeferredInterrupt
 
     paths, skipped = image_paths(Path(args.inputs))
     out_dir = checked_out_dir(args.out, Path(args.inputs))
@@ -87,21 +81,19 @@ def main(args: argparse.Namespace) -> None:
     tta = tta_from_args(args, predictor.metadata)
     palette = predictor.palette
     bar = Progbar(len(paths), unit_name="image", verbose=progress_verbose())
-    for done, path in enumerate(paths):
-        outputs = {kind: out_dir / f"{path.stem}_{kind}.png" for kind in ("classes", "color", "overlay")}
-        try:
+    with DeferredInterrupt("image") as interrupt:
+        for done, path in enumerate(paths):
+            try:
+                interrupt.raise_if_requested()
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(f"{done} of {len(paths)} images segmented into {out_dir}") from None
             image = read_rgb(path, exif_orientation=True)
             classes = segment(predictor, image, tta)
             out_dir.mkdir(parents=True, exist_ok=True)
             color = colorize(classes, palette)
-            overlay = (1 - args.alpha) * image + args.alpha * color
-            Image.fromarray(classes.astype(np.uint8)).save(outputs["classes"])
-            Image.fromarray(color).save(outputs["color"])
-            Image.fromarray(overlay.round().astype(np.uint8)).save(outputs["overlay"])
-        except KeyboardInterrupt:
-            for output in outputs.values():  # this image's files may be half-written
-                output.unlink(missing_ok=True)
-            raise KeyboardInterrupt(f"{done} of {len(paths)} images segmented into {out_dir}") from None
-        bar.add(1)
+            overlay = ((1 - args.alpha) * image + args.alpha * color).round().astype(np.uint8)
+            for kind, pixels in (("classes", classes.astype(np.uint8)), ("color", color), ("overlay", overlay)):
+                write_png(pixels, out_dir / f"{path.stem}_{kind}.png")
+            bar.add(1)
     others = f" ({len(skipped)} other file{'s' if len(skipped) != 1 else ''} skipped, not {'/'.join(IMAGE_SUFFIXES)})"
     print(f"{len(paths)} image{'s' if len(paths) != 1 else ''} segmented into {out_dir}{others if skipped else ''}")

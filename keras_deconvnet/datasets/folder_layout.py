@@ -30,13 +30,19 @@ def check_label_options(num_classes: object, ignore_label: object) -> None:
         )
 
 
-def _by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
-    files = {}
+def files_by_stem(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    """{name without suffix: path} of a folder's files with one of `suffixes` (any case), sorted.
+
+    Raises:
+        UsageError: two files share a name but for the suffix (or its case): a.jpg and a.png.
+    """
+    files, keys = {}, {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in suffixes:
-            if path.stem in files:
-                raise UsageError(f"{files[path.stem]} and {path} share a name: keep one")
-            files[path.stem] = path
+        if path.is_file() and path.suffix.lower() in suffixes:
+            key = path.stem.casefold()  # A.png and a.jpg are one file on case-insensitive disks
+            if key in keys:
+                raise UsageError(f"{keys[key]} and {path} share a name: rename or remove one")
+            keys[key] = files[path.stem] = path
     return files
 
 
@@ -65,8 +71,8 @@ def folder_pairs(
                 f"no folder {folder}: the folder dataset needs {images_subdir}/ (images) and "
                 f"{masks_subdir}/ (label PNGs with the same names) in {root}"
             )
-    images = _by_stem(images_dir, IMAGE_SUFFIXES)
-    masks = _by_stem(masks_dir, (".png",))
+    images = files_by_stem(images_dir, IMAGE_SUFFIXES)
+    masks = files_by_stem(masks_dir, (".png",))
     if not images:
         raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {images_dir}")
     for stem, image in images.items():

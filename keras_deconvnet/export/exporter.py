@@ -1,5 +1,6 @@
 """`export_model`: write every artifact to a staging folder, check it, then publish it."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -105,7 +106,8 @@ def export_model(
         raise UsageError("int8_float_layers are kept float in the int8 TFLite file: export tflite with the int8 type")
     float_layers = checked_float_layers(model, int8_float_layers)
     out_dir = Path(out_dir)
-    created = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # innermost first
+    absolute = out_dir.absolute()  # its parents, not those of a path such as new/../x
+    created = [folder for folder in (absolute, *absolute.parents) if not folder.exists()]  # innermost first
     report = progress or (lambda stage: None)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,10 +132,11 @@ def export_model(
         _publish(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        for folder in created:
-            if any(folder.iterdir()):
-                break
-            folder.rmdir()
+        with contextlib.suppress(OSError):  # the error that got here matters more
+            for folder in created:
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
     return ExportResult(version, {kind: out_dir / name for kind, name in names.items()}, rows)
 
 

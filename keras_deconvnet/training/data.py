@@ -58,7 +58,7 @@ def resolve_loader(name: str) -> str:
 def prepare_data(config, first_epoch: int = 0) -> TrainingData:
     """Loads the train and validation splits of a `TrainConfig` and builds their batches,
     the training stream starting at `first_epoch` (a resumed run's next epoch)."""
-    from keras_deconvnet.datasets import label_options
+    from keras_deconvnet.datasets import dataset_info, label_options
 
     if config.dataset == "folder" and config.num_classes is None:
         raise UsageError("--dataset folder needs --num-classes (and --ignore-label if not 255)")
@@ -66,14 +66,16 @@ def prepare_data(config, first_epoch: int = 0) -> TrainingData:
         **config.dataset_options,
         **label_options(config.dataset, config.num_classes, config.ignore_label),
     }
-    load = _tf_data if resolve_loader(config.data_loader) == "tf" else _numpy_data
-    data = load(config, options, first_epoch)
-    if config.num_classes not in (None, data.info.num_classes):  # a folder's are the flag's own
-        raise UsageError(
-            f"--num-classes {config.num_classes} does not match the {data.info.num_classes} classes of "
-            f"{config.dataset}; the flag is for --dataset folder, the other datasets know their classes"
-        )
-    return data
+    if config.num_classes is not None:  # checked before the data is prepared; a folder's are the flag's own
+        classes = dataset_info(config.dataset, config.data_dir, **options).num_classes
+        if config.num_classes != classes:
+            raise UsageError(
+                f"--num-classes {config.num_classes} does not match the {classes} classes of "
+                f"{config.dataset}; the flag is for --dataset folder, the other datasets know their classes"
+            )
+    if resolve_loader(config.data_loader) == "tf":
+        return _tf_data(config, options, first_epoch)
+    return _numpy_data(config, options, first_epoch)
 
 
 def _augmentation(config) -> dict:
