@@ -371,7 +371,7 @@ def test_init_weights_starts_from_a_saved_model_at_another_input_size(trained_ru
     load_initial_weights(model, run_dir / "best.keras")
     assert all(np.array_equal(ours, theirs) for ours, theirs in zip(model.get_weights(), saved.get_weights()))
     other = build_model("paper", num_classes=classes + 1, input_shape=(64, 64, 3))
-    with pytest.raises(UsageError, match="do not fit 'paper'"):
+    with pytest.raises(UsageError, match=f"'paper' model of {classes} classes whose weights do not fit 'paper' with {classes + 1} classes"):
         load_initial_weights(other, run_dir / "best.keras")
     with pytest.raises(UsageError, match="^--init-weights: model file not found"):
         load_initial_weights(model, run_dir / "missing.keras")

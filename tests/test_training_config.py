@@ -104,6 +104,10 @@ def test_class_weights_flag():
     np.testing.assert_allclose(parse_class_weights("sqrt-median-frequency", 3, masks), np.sqrt(full), atol=1e-4)
     with pytest.raises(UsageError, match="3 comma-separated numbers"):
         parse_class_weights("1,2", 3, None)
+    for bad in ("nan,1,1", "1,2,-3", "0,0,0", "inf,1,1"):  # a nan or negative loss, or none at all
+        with pytest.raises(UsageError, match="finite numbers of at least 0, not all 0"):
+            parse_class_weights(bad, 3, None)
+    assert parse_class_weights("0,1,2", 3, None) == [0.0, 1.0, 2.0]  # a class left out of the loss
 
 
 @pytest.mark.parametrize(
@@ -146,6 +150,31 @@ def test_num_classes_other_than_the_datasets_own_is_refused():
     with pytest.raises(UsageError, match="^--num-classes 3 does not match the 4 classes of demo; the flag is for"):
         prepare_data(config(3))
     assert prepare_data(config(4)).info.num_classes == 4  # a run's saved config holds its dataset's own
+
+
+def test_resume_names_the_settings_it_changes_and_refuses_another_model(tmp_path, capsys):
+    import dataclasses
+    import json
+
+    from keras_deconvnet.training import load_run_config
+
+    saved = TrainConfig(model="lean", dataset="demo", lr=2e-3, input_size=(64, 64), output_dir=str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps(dataclasses.asdict(saved)))
+    with pytest.raises(UsageError, match="^--model lraspp_small: the run in .* trains model lean, which --resume keeps"):
+        load_run_config(tmp_path, {"model": "lraspp_small"})
+    config = load_run_config(tmp_path, {"lr": 0.5, "input_size": (64, 64), "output_dir": f"{tmp_path}/"})
+    assert config.lr == 0.5 and config.resume
+    assert capsys.readouterr().err == (
+        "resuming with changed settings: --lr 0.002 -> 0.5; the run will differ from an uninterrupted one\n"
+    )
+    load_run_config(tmp_path, {"model": "lean", "epochs": saved.epochs})  # the saved values: nothing to say
+    assert capsys.readouterr().err == ""
+
+
+def test_a_setting_out_of_range_names_the_preset_that_set_it():
+    config = resolve_config("camvid", {"data_dir": "CamVid", "epochs": 1})
+    with pytest.raises(UsageError, match=r"^--warmup-epochs must be .*, got 2 \(set by --preset camvid; pass --warmup-epochs"):
+        validate(config)
 
 
 def test_the_edges_of_each_range_are_accepted():

@@ -51,4 +51,9 @@ def parse_class_weights(text: str, num_classes: int, training_masks) -> list[flo
             f"--class-weights must be none, median-frequency, sqrt-median-frequency or "
             f"{num_classes} comma-separated numbers, got '{text}'"
         )
+    if not all(0 <= weight < float("inf") for weight in weights) or not any(weights):  # nan fails the first
+        raise UsageError(
+            f"--class-weights must be finite numbers of at least 0, not all 0 (a class's weight in the loss), "
+            f"got '{text}'"
+        )
     return weights

@@ -7,6 +7,7 @@ the flag, not a traceback, a run that trains uphill or a run folder of nulls.
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
@@ -89,15 +90,43 @@ def resolve_config(preset: str | None, explicit: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
+# What a resumed run cannot change: its checkpoint holds this model, for these classes.
+FIXED_ON_RESUME = ("model", "dataset", "num_classes")
+
+
 def load_run_config(run_dir: str | Path, explicit: dict) -> TrainConfig:
-    """The config a run was started with (its config.json), with `explicit` flags on top."""
+    """The config a run was started with (its config.json), with `explicit` flags on top; the
+    settings they change are named on stderr, since the run then differs from an uninterrupted one.
+
+    Raises:
+        UsageError: no config.json, or a flag that changes what the checkpoint holds (`FIXED_ON_RESUME`).
+    """
     config_file = Path(run_dir) / "config.json"
     if not config_file.is_file():
         raise UsageError(f"nothing to resume in {run_dir}: it has no config.json")
     saved = json.loads(config_file.read_text())
     fields = {field.name for field in dataclasses.fields(TrainConfig)}
     values = {key: value for key, value in saved.items() if key in fields}
+    changed = {
+        key: (values[key], value) for key, value in explicit.items()
+        if key in values and key != "output_dir" and _as_json(value) != values[key]
+    }
+    for key in FIXED_ON_RESUME:
+        if key in changed:
+            raise UsageError(
+                f"--{key.replace('_', '-')} {changed[key][1]}: the run in {run_dir} trains {key} "
+                f"{changed[key][0]}, which --resume keeps; start a new run in another --output-dir"
+            )
+    if changed:
+        listed = ", ".join(f"--{key.replace('_', '-')} {old} -> {new}" for key, (old, new) in changed.items())
+        print(f"resuming with changed settings: {listed}; the run will differ from an uninterrupted one",
+              file=sys.stderr)
     return TrainConfig(**{**values, **explicit, "resume": True})
+
+
+def _as_json(value):
+    """A flag's value as config.json stores it (tuples as lists), to compare the two."""
+    return json.loads(json.dumps(value))
 
 
 MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds NumPy, which takes no larger or negative seed
@@ -126,8 +155,10 @@ def validate(config: TrainConfig) -> None:
     """
     for field, valid, rule in RULES:
         if not valid(config):
-            flag = "--" + field.replace("_", "-")
-            raise UsageError(f"{flag} must be {rule}, got {getattr(config, field)}")
+            flag, value = "--" + field.replace("_", "-"), getattr(config, field)
+            from_preset = config.preset and PRESETS[config.preset].get(field) == value
+            source = f" (set by --preset {config.preset}; pass {flag} to change it)" if from_preset else ""
+            raise UsageError(f"{flag} must be {rule}, got {value}{source}")
     scale_range = tuple(config.scale_range)
     if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
         raise UsageError(

@@ -55,10 +55,10 @@ def load_initial_weights(model: keras.Model, path: str | Path) -> None:
     except UsageError as error:
         raise UsageError(f"--init-weights: {error}") from None
     if not fits(source, model):
-        classes = model.output.shape[-1]
         raise UsageError(
-            f"--init-weights {path} holds a '{source.name}' model whose weights do not fit "
-            f"'{model.name}' with {classes} classes; pass a model of the same --model and dataset"
+            f"--init-weights {path} holds a '{source.name}' model of {source.output.shape[-1]} classes whose "
+            f"weights do not fit '{model.name}' with {model.output.shape[-1]} classes; pass a model of the same "
+            "--model and dataset"
         )
     model.set_weights(source.get_weights())
 
