@@ -96,12 +96,13 @@ def draw_curves(history: dict[str, list[float]], title: str):
         epochs = [int(n) + 1 for n in numbers]
     else:  # no usable epoch column: number the rows
         epochs = list(range(1, rows + 1))
+    marker = "o" if rows == 1 else None  # a line of one point draws nothing
     figure, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
     for axis, (panel, series) in zip(axes.flat, _PANELS):
         values = []
         for column, label in series:
             if column in history:
-                axis.plot(epochs, history[column], label=label)
+                axis.plot(epochs, history[column], label=label, marker=marker)
                 values += [value for value in history[column] if math.isfinite(value)]
         axis.set_title(panel)
         axis.grid(alpha=0.3)

@@ -253,6 +253,15 @@ def test_a_quick_run_never_overwrites_the_committed_results(script):
     assert out("--quick", "--out", "x/bench.md") == Path("x/bench")
 
 
+def test_an_out_stem_below_a_file_or_at_a_folder_is_one_line_error(script, tmp_path):
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "results.json").mkdir()
+    for out, message in ((tmp_path / "afile" / "x", "afile is a file, not a folder"),
+                         (tmp_path / "results", "results.json is a folder; pass a file stem")):
+        with pytest.raises(UsageError, match=message):
+            script.main(script.get_args_parser().parse_args(["--quick", "--out", str(out)]), [])
+
+
 def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     argv = ["--quick", "--models", "encoder,lean,lean_minimalistic", "--sizes", "64x64", "--skip-vgg",
             "--calibration-images", "2", "--tflite-runs", "2", "--out", str(tmp_path / "bench")]

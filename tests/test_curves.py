@@ -37,6 +37,14 @@ def test_a_history_without_learning_rate_or_epochs_still_draws(tmp_path):
     assert plot_curves(tmp_path).is_file()
 
 
+def test_a_one_epoch_history_draws_its_points():
+    history = {"epoch": [0.0], "loss": [1.0], "val_loss": [1.1], "learning_rate": [1e-3]}
+    lines = [line for axis in draw_curves(history, "one epoch").axes for line in axis.get_lines()]
+    assert len(lines) == 3 and all(line.get_marker() == "o" for line in lines)
+    lines = [line for axis in draw_curves({"loss": [1.0, 0.5]}, "two").axes for line in axis.get_lines()]
+    assert [line.get_marker() for line in lines] == ["None"]
+
+
 def test_losses_are_on_a_log_scale_unless_one_is_not_positive():
     import matplotlib.pyplot as plt
 

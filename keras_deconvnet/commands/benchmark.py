@@ -32,6 +32,7 @@ from keras_deconvnet.cli import add_verbose_argument, int_flag, int_list_flag, p
 from keras_deconvnet.commands.choices import BENCHMARK_DEFAULTS, VGG
 from keras_deconvnet.commands.choices import BENCHMARK_QUICK as QUICK
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.folders import check_output_dir
 
 # keras_deconvnet.benchmark's MODEL_NAMES and BenchmarkConfig(), without importing Keras
 MODEL_NAMES = BENCHMARK_DEFAULTS["models"]
@@ -202,6 +203,7 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     for path in written:  # checked before the minutes of timing, not after
         if path.is_dir():
             raise UsageError(f"--out {args.out}: {path} is a folder; pass a file stem such as runs/bench/results")
+    check_output_dir(out.parent, "--out")  # a file where a folder of the stem should be
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
