@@ -83,10 +83,8 @@ def main(args: argparse.Namespace) -> None:
     bar = Progbar(len(paths), unit_name="image", verbose=progress_verbose())
     with DeferredInterrupt("image") as interrupt:
         for done, path in enumerate(paths):
-            try:
-                interrupt.raise_if_requested()
-            except KeyboardInterrupt:
-                raise KeyboardInterrupt(f"{done} of {len(paths)} images segmented into {out_dir}") from None
+            if interrupt.requested:
+                raise KeyboardInterrupt(f"{done} of {len(paths)} images segmented into {out_dir}")
             image = read_rgb(path, exif_orientation=True)
             classes = segment(predictor, image, tta)
             out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, size_flag
 from keras_deconvnet.commands.choices import LOSS_NAMES, MIX_MODES, MODEL_NAMES, WANDB_MODES
-from keras_deconvnet.training.config import PRESETS, TrainConfig
+from keras_deconvnet.training.config import PRESETS, TrainConfig, flag_name
 from keras_deconvnet.training.data import DATA_LOADERS
 
 DEFAULTS = TrainConfig()
@@ -28,7 +28,7 @@ def describe(values: dict) -> str:
     """A preset's settings as flags: {"epochs": 90, "photometric": True} -> '--epochs 90 --photometric'."""
     flags = []
     for key, value in values.items():
-        flag = "--" + key.replace("_", "-")
+        flag = flag_name(key)
         if isinstance(value, bool):
             flags.append(flag if value else "--no-" + flag[2:])
         elif isinstance(value, tuple):

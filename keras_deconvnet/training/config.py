@@ -90,6 +90,11 @@ def resolve_config(preset: str | None, explicit: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
+def flag_name(field: str) -> str:
+    """The command-line flag of a `TrainConfig` field: "warmup_epochs" -> "--warmup-epochs"."""
+    return "--" + field.replace("_", "-")
+
+
 # What a resumed run cannot change: its checkpoint holds this model, for these classes.
 FIXED_ON_RESUME = ("model", "dataset", "num_classes")
 
@@ -114,11 +119,11 @@ def load_run_config(run_dir: str | Path, explicit: dict) -> TrainConfig:
     for key in FIXED_ON_RESUME:
         if key in changed:
             raise UsageError(
-                f"--{key.replace('_', '-')} {changed[key][1]}: the run in {run_dir} trains {key} "
+                f"{flag_name(key)} {changed[key][1]}: the run in {run_dir} trains {key} "
                 f"{changed[key][0]}, which --resume keeps; start a new run in another --output-dir"
             )
     if changed:
-        listed = ", ".join(f"--{key.replace('_', '-')} {old} -> {new}" for key, (old, new) in changed.items())
+        listed = ", ".join(f"{flag_name(key)} {old} -> {new}" for key, (old, new) in changed.items())
         print(f"resuming with changed settings: {listed}; the run will differ from an uninterrupted one",
               file=sys.stderr)
     return TrainConfig(**{**values, **explicit, "resume": True})
@@ -155,7 +160,7 @@ def validate(config: TrainConfig) -> None:
     """
     for field, valid, rule in RULES:
         if not valid(config):
-            flag, value = "--" + field.replace("_", "-"), getattr(config, field)
+            flag, value = flag_name(field), getattr(config, field)
             from_preset = config.preset and PRESETS[config.preset].get(field) == value
             source = f" (set by --preset {config.preset}; pass {flag} to change it)" if from_preset else ""
             raise UsageError(f"{flag} must be {rule}, got {value}{source}")

@@ -66,7 +66,7 @@ def prepare_data(config, first_epoch: int = 0) -> TrainingData:
         **config.dataset_options,
         **label_options(config.dataset, config.num_classes, config.ignore_label),
     }
-    if config.num_classes is not None:  # checked before the data is prepared; a folder's are the flag's own
+    if config.dataset != "folder" and config.num_classes is not None:  # a folder's are the flag's own
         classes = dataset_info(config.dataset, config.data_dir, **options).num_classes
         if config.num_classes != classes:
             raise UsageError(
