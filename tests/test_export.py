@@ -429,6 +429,20 @@ def test_export_script_names_the_released_files_in_its_check_table(tmp_path, mon
     assert "tiny_v1" not in printed  # the versioned names no longer exist
 
 
+def test_a_release_names_the_recipe_and_commit_of_the_run_that_trained_it(tmp_path, monkeypatch):
+    model = save_tiny_model(tmp_path / "run" / "last.keras")
+    run_config = {"dataset": "demo", "recipe": "camvid-lean", "stage": "full-size", "commit": "0123abc"}
+    (tmp_path / "run" / "config.json").write_text(json.dumps(run_config))
+    script = load_script("export")
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
+    out_dir = tmp_path / "saved_models" / "tiny"
+    args = ["--model", str(model), "--out", str(out_dir), "--formats", "keras", "--check-images", "2",
+            "--latency-runs", "1", "--release", "best"]
+    script.main(script.get_args_parser().parse_args(args))
+    metadata = read_metadata(out_dir / "best.keras")
+    assert (metadata["recipe"], metadata["stage"], metadata["commit"]) == ("camvid-lean", "full-size", "0123abc")
+
+
 def test_export_refuses_int8_when_nothing_says_what_the_model_was_trained_on(tmp_path, monkeypatch):
     model = save_tiny_model(tmp_path / "tiny.keras")  # no run config.json beside it
     script = load_script("export")

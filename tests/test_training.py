@@ -142,6 +142,38 @@ def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
         )
 
 
+def test_a_weight_average_run_validates_and_saves_the_average_and_resumes_as_it_would_have_run(tmp_path, monkeypatch):
+    settings = {"model": "lean", "epochs": 3, "ema_decay": 0.999999}  # the average stays near the first step's weights
+    whole = train(small_config(tmp_path / "whole", **settings))
+    undo = crash_after_epoch(monkeypatch, 1)  # after epoch 2's history row: last.keras holds epoch 1
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(small_config(run_dir, **settings))
+    undo()
+    # Saved mid-run, the checkpoint holds the average in the model and the weights being
+    # trained in the optimizer: after 4 steps, the trained ones are further from the start.
+    checkpoint = keras.models.load_model(run_dir / "last.keras")
+    keras.utils.set_random_seed(0)
+    start = build_model("lean", num_classes=4, input_shape=(64, 64, 3))
+    averages = [variable for variable in checkpoint.optimizer.variables if variable.path.endswith("_average")]
+    assert len(averages) == len(checkpoint.trainable_variables)
+
+    def distance(variables):
+        return sum(float(np.abs(keras.ops.convert_to_numpy(v) - keras.ops.convert_to_numpy(s)).sum())
+                   for v, s in zip(variables, start.trainable_variables))
+
+    assert distance(checkpoint.trainable_variables) < 0.5 * distance(averages)
+
+    metrics = train(small_config(run_dir, **settings, resume=True))
+    assert metrics["epochs_run"] == 3
+    for column in ("loss", "val_mean_iou"):
+        np.testing.assert_allclose(
+            [float(row[column]) for row in history(run_dir)],
+            [float(row[column]) for row in history(tmp_path / "whole")], rtol=1e-3, atol=1e-4, err_msg=column,
+        )
+    assert whole["last_val_mean_iou"] == pytest.approx(metrics["last_val_mean_iou"], abs=1e-4)
+
+
 def test_the_first_run_on_unprepared_data_starts_from_the_same_weights(tmp_path, monkeypatch):
     # The first run builds the dataset, which draws from the global generators; the second
     # finds it prepared. Both must start from the seed's weights and so train alike.

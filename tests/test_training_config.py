@@ -13,6 +13,7 @@ from keras_deconvnet.training import (
     build_optimizer,
     compile_for_training,
     learning_rate,
+    enet_weights,
     median_frequency_weights,
     parse_class_weights,
     resolve_config,
@@ -93,6 +94,25 @@ def test_median_frequency_weights_follow_segnet():
     third = np.array([0, 0, 0, 0, 0, 0, 1, 1])  # class 1 rarer now
     weights = median_frequency_weights([third], 3)
     assert weights[1] > weights[0] and weights[2] == 0.0
+
+
+def test_poly_schedule_warms_up_then_decays_to_zero_at_the_last_step():
+    config = TrainConfig(lr=0.1, schedule="poly", epochs=10, warmup_epochs=2)
+    schedule = learning_rate(config, steps_per_epoch=5)
+    assert float(schedule(0)) == pytest.approx(0.0)
+    assert float(schedule(5)) == pytest.approx(0.05)  # half-way through the warm-up
+    assert float(schedule(10)) == pytest.approx(0.1)
+    assert float(schedule(30)) == pytest.approx(0.1 * 0.5**0.9)  # half-way through the decay
+    assert float(schedule(50)) == pytest.approx(0.0)
+    restored = type(schedule).from_config(schedule.get_config())  # saved with the optimizer in checkpoints
+    assert float(restored(30)) == pytest.approx(float(schedule(30)))
+
+
+def test_enet_weights_are_one_over_log_of_1_10_plus_the_pixel_share():
+    masks = [np.array([0] * 12 + [1] * 3 + [2] + [255] * 4)]  # shares 12/16, 3/16, 1/16; 255 ignored
+    weights = enet_weights(masks, 3)
+    np.testing.assert_allclose(weights, [1 / np.log(1.10 + p) for p in (12 / 16, 3 / 16, 1 / 16)], rtol=1e-3)
+    assert parse_class_weights("enet", 3, lambda: masks) == weights
 
 
 def test_class_weights_flag():

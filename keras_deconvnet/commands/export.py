@@ -260,7 +260,11 @@ def main(args: argparse.Namespace) -> None:
         print(f"Ctrl-C came as version {result.version} was published; the export finished", file=sys.stderr)
     artifacts = result.artifacts
     if args.release:
-        extra = {"evaluation_mode": args.evaluation_mode} if args.evaluation_mode else {}
+        run = run_config(args.model)
+        # Where the model came from: the recipe (and stage) that trained it, and the code's commit.
+        extra = {key: run[key] for key in ("recipe", "stage", "commit") if run.get(key)}
+        if args.evaluation_mode:
+            extra["evaluation_mode"] = args.evaluation_mode
         if tta:
             extra["tta"] = tta.as_metadata()
         artifacts = {**artifacts, **release_artifacts(artifacts, args.release, extra)}

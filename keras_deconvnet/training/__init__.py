@@ -6,9 +6,10 @@ TensorBoard and W&B. The paper's two experiments (Tables II and III) are the pre
 
 One job a module: `config` (settings, presets, ranges), `data` (the batches, tf.data or
 NumPy), `class_weights`, `optim` (optimizer and schedule), `devices` (distribution and
-mixed precision), `callbacks`, `interrupts` (Ctrl-C between steps), `resume` and `loop`
-(`train`). The names below are the public API, imported on first use: `config` and `data`
-need no Keras, so the commands' `--help` reads the presets and defaults from them directly.
+mixed precision), `callbacks`, `interrupts` (Ctrl-C between steps), `resume`, `loop`
+(`train`), `recipe_files` (recipes as TOML, read without Keras) and `recipes` (`run_recipe`).
+The names below are the public API, imported on first use: `config` and `data` need no Keras,
+so the commands' `--help` reads the presets and defaults from them directly.
 """
 
 from keras_deconvnet.lazy import lazy_attributes
@@ -17,6 +18,7 @@ _HOMES = {
     "BestAndLastCheckpoints": "callbacks",
     "EpochStats": "callbacks",
     "ValidationScores": "callbacks",
+    "enet_weights": "class_weights",
     "median_frequency_weights": "class_weights",
     "parse_class_weights": "class_weights",
     "PRESETS": "config",
@@ -25,6 +27,11 @@ _HOMES = {
     "resolve_config": "config",
     "validate": "config",
     "DATA_LOADERS": "data",
+    "Recipe": "recipe_files",
+    "read_recipe": "recipe_files",
+    "is_recipe_run": "recipes",
+    "prepare_recipe_run": "recipes",
+    "run_recipe": "recipes",
     "load_initial_weights": "loop",
     "summary_line": "loop",
     "train": "loop",
@@ -36,6 +43,7 @@ _HOMES = {
 __all__ = [
     "DATA_LOADERS",
     "PRESETS",
+    "Recipe",
     "BestAndLastCheckpoints",
     "EpochStats",
     "TrainConfig",
@@ -45,9 +53,14 @@ __all__ = [
     "learning_rate",
     "load_initial_weights",
     "load_run_config",
+    "enet_weights",
     "median_frequency_weights",
     "parse_class_weights",
+    "prepare_recipe_run",
+    "read_recipe",
+    "is_recipe_run",
     "resolve_config",
+    "run_recipe",
     "summary_line",
     "train",
     "validate",

@@ -91,6 +91,22 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
         os.replace(partial, path)
 
 
+class AveragedWeights(keras.callbacks.SwapEMAWeights):
+    """Puts the optimizer's moving average of the weights (`use_ema`) into the model to validate
+    and at each epoch's end, so the checkpoints saved after it hold the averages in the model
+    (what evaluate and export read) and the weights being trained in the optimizer; the next
+    epoch swaps them back. Put it before the checkpoints.
+
+    Args:
+        averages_in_model: the model starts with the averages in it, as a resumed run's
+            checkpoint holds them; the first epoch then swaps them back before training.
+    """
+
+    def __init__(self, averages_in_model: bool = False):
+        super().__init__(swap_on_epoch=True)
+        self._ema_weights_in_model = averages_in_model  # SwapEMAWeights' own record of where they are
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Early stopping on validation mean IoU that a resumed run continues.
 

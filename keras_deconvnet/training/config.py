@@ -1,43 +1,27 @@
-"""What defines a training run: its settings, the paper's presets, and the range of every number.
+"""What defines a training run: its settings, the presets, and the range of every number.
 
 A run's settings are one `TrainConfig`, saved as its config.json. `validate` checks them before
 anything is loaded or written, so a typo such as `--epochs 0` or `--lr -1` gets one line naming
-the flag, not a traceback, a run that trains uphill or a run folder of nulls.
+the flag, not a traceback, a run that trains uphill or a run folder of nulls. The presets are
+the one-stage recipe files shipped with the package (`recipe_files`).
 """
 
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.training.recipe_files import preset_settings
 
-# Tables II and III of the paper (plain cross-entropy, no photometric distortion), and the
-# CamVid recipe chosen on the held-out sequence (README, "Results on CamVid"): lean model,
-# 256x352 crops, ClassMix, a fixed cosine schedule with no early stop. Explicit flags override them.
-PAPER = {"loss": "cross-entropy", "photometric": False}
-PRESETS = {
-    "paper-exp1": {**PAPER, "epochs": 115, "optimizer": "sgd", "schedule": "none"},
-    "paper-exp2": {**PAPER, "epochs": 150, "optimizer": "adam", "schedule": "cosine"},
-    "camvid": {
-        "model": "lean",
-        "dataset": "camvid",
-        "input_size": (256, 352),
-        "scale_range": (0.75, 1.75),
-        "photometric": True,
-        "loss": "ce+lovasz",
-        "mix": "classmix",
-        "class_weights": "sqrt-median-frequency",
-        "optimizer": "adamw",
-        "weight_decay": 1e-4,
-        "lr": 2e-3,
-        "warmup_epochs": 2,
-        "schedule": "cosine",
-        "epochs": 180,
-        "patience": 0,
-    },
-}
+# The one-stage recipes shipped with the package, by name: the paper's Tables II and III and
+# the CamVid recipe. Explicit flags override them.
+PRESETS = preset_settings()
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("none", "cosine", "poly")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @dataclasses.dataclass
@@ -56,7 +40,7 @@ class TrainConfig:
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
-    schedule: str = "cosine"
+    schedule: str = "cosine"  # none, cosine, poly (power 0.9), each after `warmup_epochs`
     warmup_epochs: int = 0
     epochs: int = 150
     batch_size: int = 8
@@ -67,6 +51,7 @@ class TrainConfig:
     mix_probability: float = 0.5
     loss: str = "cross-entropy"
     class_weights: str = "none"
+    ema_decay: float = 0.0  # 0: off; else the weights evaluated and saved are their moving average
     backbone_weights: str | None = None
     init_weights: str | None = None  # a .keras model to start from (fine-tuning)
     patience: int = 20  # 0: no early stopping, a fixed schedule
@@ -80,6 +65,8 @@ class TrainConfig:
     wandb_project: str = "keras-deconvnet"
     wandb_images_every: int = 5
     preset: str | None = None
+    recipe: str | None = None  # the recipe file this run is a stage of
+    stage: str | None = None  # that stage's name
 
 
 def resolve_config(preset: str | None, explicit: dict) -> TrainConfig:
@@ -144,6 +131,8 @@ RULES = (
     ("epochs", lambda config: config.epochs >= 1, "at least 1"),
     ("warmup_epochs", lambda config: 0 <= config.warmup_epochs < config.epochs, "at least 0 and below --epochs"),
     ("batch_size", lambda config: config.batch_size >= 1, "at least 1"),
+    ("input_size", lambda config: _is_size(config.input_size), "HEIGHTxWIDTH, two positive multiples of 32"),
+    ("ema_decay", lambda config: 0 <= config.ema_decay < 1, "in [0, 1) (0 turns the average off)"),
     ("mix_probability", lambda config: 0 < config.mix_probability <= 1, "in (0, 1]"),
     ("mix", lambda config: config.mix == "none" or config.batch_size >= 2, "none with --batch-size 1 (nothing to mix)"),
     ("patience", lambda config: config.patience >= 0, "at least 0 (0 turns early stopping off)"),
@@ -152,20 +141,30 @@ RULES = (
 )
 
 
-def validate(config: TrainConfig) -> None:
+def _is_size(size) -> bool:
+    """Two positive multiples of 32, the encoders' stride."""
+    return len(tuple(size)) == 2 and all(isinstance(side, int) and side > 0 and side % 32 == 0 for side in size)
+
+
+def validate(config: TrainConfig, name: Callable[[str], str] = flag_name) -> None:
     """Checks the numbers of a `TrainConfig`.
 
+    Args:
+        config: the settings.
+        name: how a message names a field: its flag, or a recipe's key.
+
     Raises:
-        UsageError: the first setting out of range, named by its flag.
+        UsageError: the first setting out of range, named by `name`.
     """
     for field, valid, rule in RULES:
         if not valid(config):
-            flag, value = flag_name(field), getattr(config, field)
+            value = getattr(config, field)
             from_preset = config.preset and PRESETS[config.preset].get(field) == value
-            source = f" (set by --preset {config.preset}; pass {flag} to change it)" if from_preset else ""
-            raise UsageError(f"{flag} must be {rule}, got {value}{source}")
+            source = f" (set by --preset {config.preset}; pass {flag_name(field)} to change it)" if from_preset else ""
+            raise UsageError(f"{name(field)} must be {rule}, got {value}{source}")
     scale_range = tuple(config.scale_range)
     if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
         raise UsageError(
-            f"--scale-range must be two numbers MIN,MAX with 0 < MIN <= MAX, got {','.join(map(str, scale_range))}"
+            f"{name('scale_range')} must be two numbers MIN,MAX with 0 < MIN <= MAX, "
+            f"got {','.join(map(str, scale_range))}"
         )

@@ -7,6 +7,7 @@ wires the callbacks and loggers, and writes the run's config.json, metrics.json 
 import dataclasses
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from keras_deconvnet.losses import build_loss
 from keras_deconvnet.metrics import mean_iou_metric
 from keras_deconvnet.models import build_model, fits, load_model
 from keras_deconvnet.training.callbacks import (
+    AveragedWeights,
     BestAndLastCheckpoints,
     EpochStats,
     ResumableEarlyStopping,
@@ -61,6 +63,17 @@ def load_initial_weights(model: keras.Model, path: str | Path) -> None:
             "--model and dataset"
         )
     model.set_weights(source.get_weights())
+
+
+def source_commit() -> str | None:
+    """The git commit of the package's checkout, recorded with each run; None outside one."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
 def _check_run_dir(config: TrainConfig) -> Path:
@@ -172,6 +185,7 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         "dtype_policy": policy,
         "steps_per_epoch": data.steps_per_epoch,
         "val_images_in_train": data.val_images_in_train,
+        "commit": source_commit(),
     }
     write_json(out_dir / "config.json", run_config)
 
@@ -182,6 +196,7 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     checkpoints = BestAndLastCheckpoints(out_dir)
     previous = monitored_history(run_dir, first_epoch, "val_mean_iou", keep_rows=chief) if config.resume else []
     callbacks = [
+        *([AveragedWeights(averages_in_model=resumed is not None)] if config.ema_decay else []),
         ValidationScores(iou, info.class_names),
         EpochStats(),
         # 0: a fixed schedule
@@ -227,6 +242,7 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         "best_val_mean_iou": best.get("val_mean_iou"),
         "best_val_pixel_accuracy": best.get("val_pixel_accuracy"),
         "best_val_per_class_iou": {name: best.get(f"val_iou_{name}") for name in info.class_names},
+        "last_val_mean_iou": history.history["val_mean_iou"][-1] if history.epoch else None,
         "wall_time_s": round(wall_time, 1),
         "images_per_s": round(
             epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2
@@ -240,7 +256,14 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
 
 
 def summary_line(metrics: dict, run_dir: str) -> str:
-    """The one line a training run ends with."""
+    """The one line a training run ends with; a recipe run's names its stages and its last epoch's score."""
+    if "stages" in metrics:
+        last = metrics["last_val_mean_iou"]
+        return (
+            f"{len(metrics['stages'])} stages, {metrics['epochs_run']} epochs | last epoch's val mIoU "
+            f"{'n/a' if last is None else f'{last:.4f}'} | wall time {metrics['wall_time_s']:.0f} s | "
+            f"run saved in {run_dir}"
+        )
     return (
         f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']} | best val mIoU "
         f"{metrics['best_val_mean_iou']:.4f} | wall time {metrics['wall_time_s']:.0f} s | "
