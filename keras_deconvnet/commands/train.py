@@ -83,7 +83,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--resume", action="store_true", help="continue the run in --output-dir from its last epoch, with its saved config (a recipe run from the stage it stopped in)")
     add("--seed", type=int, help=f"random seed for weights, shuffling and augmentation, 0 to 2**32-1 (default: {DEFAULTS.seed})")
     add("--mixed-precision", action="store_true", default=None, help="mixed precision: float16 on GPUs, bfloat16 on CPUs")
-    add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX trains without TensorFlow), auto (tf when TensorFlow is installed; default)")
+    add("--data-loader", choices=DATA_LOADERS, help="input pipeline: tf (tf.data over the TFDS builders), numpy (reads camvid, folder or demo files into memory and batches them with NumPy and PIL, so Keras on JAX trains without TensorFlow), device (Keras on JAX with the whole dataset in accelerator memory, augmented inside the compiled step, for a GPU; camvid, folder or demo), auto (tf when TensorFlow is installed; default)")
     add("--strategy", choices=STRATEGIES, help="tf.distribute strategy: default (one device), mirrored (every GPU of this machine) or "
         "multiworker (several machines, each started with its TF_CONFIG; the chief writes the run); "
         "--batch-size is the global batch, split over the replicas (default: default)")

@@ -15,7 +15,7 @@ from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
 
-DATA_LOADERS = ("auto", "tf", "numpy")
+DATA_LOADERS = ("auto", "tf", "numpy", "device")  # device: `device_loop`, the data on the accelerator
 
 
 @dataclasses.dataclass

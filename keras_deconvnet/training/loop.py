@@ -76,7 +76,7 @@ def source_commit() -> str | None:
     return (result.stdout.strip() or None) if result.returncode == 0 else None
 
 
-def _check_run_dir(config: TrainConfig) -> Path:
+def check_run_dir(config: TrainConfig) -> Path:
     """The run folder: new, or an unfinished run when resuming. Created later, once the data loads."""
     run_dir = check_output_dir(config.output_dir, "--output-dir")
     config_file = run_dir / "config.json"
@@ -108,12 +108,16 @@ def train(config: TrainConfig) -> dict:
         UsageError: a setting is out of range (`validate`), or the run folder is taken (on
             every worker of a multi-worker run, not only the chief, which checks it).
     """
+    if config.data_loader == "device":
+        from keras_deconvnet.training.device_loop import train_on_device
+
+        return train_on_device(config)
     validate(config)
     strategy = make_strategy(config.strategy)  # before any other TensorFlow op
     chief = is_chief(strategy)
     refusal = None
     try:
-        run_dir = _check_run_dir(config) if chief else None
+        run_dir = check_run_dir(config) if chief else None
     except Exception as error:  # the other workers must hear of any failure, then it is raised
         refusal = error
     if not all_workers_ok(strategy, refusal is None):
