@@ -23,6 +23,7 @@ COMMANDS = {
     "benchmark-data": "benchmark_data",
     "summarize": "summarize",
     "dataset-stats": "dataset_stats",
+    "pack-camvid": "pack_camvid",
     "serve-client": "serve_client",
     "plot-curves": "plot_curves",
 }
