@@ -20,6 +20,19 @@ from PIL import Image
 
 from keras_deconvnet.datasets.palette import voc_palette
 
+# The start of a Python program run in a subprocess: TensorFlow made unimportable, as on a
+# machine that has JAX and no TensorFlow.
+WITHOUT_TENSORFLOW = """
+import importlib.abc, sys
+
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
+            raise ModuleNotFoundError(name)
+
+sys.meta_path.insert(0, NoTensorFlow())
+"""
+
 VOC_TRAIN = ("2007_000032", "2007_000039", "2007_000063")
 VOC_VAL = ("2007_000033", "2007_000042")
 # 2007_000032 is also VOC train; 2007_000033 and 2007_000042 are VOC val (so not train_aug).

@@ -11,19 +11,14 @@ import pytest
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.training import TrainConfig, train
+from tests.fixtures import WITHOUT_TENSORFLOW
 
 # Trains on Keras' JAX backend with TensorFlow made unimportable, is killed after its second
 # epoch's history row (before its checkpoint), and resumes.
-KILLED_AND_RESUMED = """
-import dataclasses, importlib.abc, json, sys
-
-class NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
-            raise ModuleNotFoundError(name)
-
-sys.meta_path.insert(0, NoTensorFlow())
+KILLED_AND_RESUMED = WITHOUT_TENSORFLOW + """
+import dataclasses, json
 from keras_deconvnet.training import TrainConfig, train
+from tests.fixtures import WITHOUT_TENSORFLOW
 from keras_deconvnet.training import device_loop
 
 config = TrainConfig(model="lean", dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 48},

@@ -35,7 +35,9 @@ from keras_deconvnet.export import (
     non_builtin_ops,
     rest_request_body,
 )
+from keras_deconvnet.export import check as check_module
 from keras_deconvnet.export.formats import read_metadata
+from keras_deconvnet.export.runtimes import Predictor
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SIZE, CLASSES = 64, 3
@@ -56,9 +58,10 @@ def export(model, images, tmp_path_factory):
     masks = np.random.default_rng(1).integers(0, CLASSES, size=(4, SIZE, SIZE))
     masks[:, :8] = 255
     out_dir = tmp_path_factory.mktemp("saved_models") / "tiny"
+    # An untrained model's int8 file loses whole classes: the class gate has its own test.
     return export_model(
         model, out_dir, images, check_masks=masks, calibration_images=images,
-        class_names=["sky", "road", "car"], source_model="tiny.keras", latency_runs=2,
+        class_names=["sky", "road", "car"], source_model="tiny.keras", latency_runs=2, max_class_drop={},
     )
 
 
@@ -221,6 +224,39 @@ def test_check_compares_every_artifact_with_keras(export, model, images):
     assert np.mean(float32 == model.predict(images, verbose=0).argmax(-1)) >= 0.999
     table = format_check_table(export.checks)
     assert "| tflite_int8 | tiny_v1_int8.tflite |" in table and "reported" in table and "mIoU" in table
+
+
+class FixedClassMaps(Predictor):
+    """A predictor whose class maps are given: the check's arithmetic on known maps."""
+
+    def __init__(self, class_maps: np.ndarray) -> None:
+        super().__init__(class_maps.shape[1:], CLASSES, {})
+        self.class_maps = class_maps
+
+    def class_map(self, images: np.ndarray) -> np.ndarray:
+        return self.class_maps[: len(images)]
+
+
+def test_the_check_scores_every_class_and_fails_int8_that_loses_one(images, tmp_path, monkeypatch):
+    masks = np.zeros((4, SIZE, SIZE), np.int64)
+    masks[:, :, 20:40], masks[:, :, 40:] = 1, 2
+    degraded = masks.copy()
+    degraded[:, :32, 40:] = 1  # int8 turns half of class 2 into class 1
+    monkeypatch.setattr(check_module, "load_predictor", lambda path, threads: FixedClassMaps(degraded))
+    paths = {"tflite_float32": tmp_path / "a.tflite", "tflite_int8": tmp_path / "b.tflite"}
+    for path in paths.values():
+        path.write_bytes(b"x")
+    rows = {row.kind: row for row in check_module.check_artifacts(FixedClassMaps(masks), paths, images, masks, latency_runs=1)}
+    assert rows["reference"].per_class_iou == (1.0, 1.0, 1.0)
+    assert rows["tflite_int8"].worst_drop == (2, pytest.approx(50.0)) and rows["tflite_int8"].max_class_drop == 3.0
+    assert not rows["tflite_int8"].passed and rows["tflite_int8"].agrees  # agreement is only reported for int8
+    assert rows["tflite_float32"].max_class_drop is None and rows["tflite_float32"].passed is False  # 0.999 agreement
+    table = check_module.format_class_table(list(rows.values()), ["sky", "road", "car"])
+    assert "| car | 100.00% | 50.00% | 50.00% (-50.00 FAILED) |" in table
+    relaxed = check_module.check_artifacts(FixedClassMaps(masks), {"tflite_int8": paths["tflite_int8"]}, images, masks,
+                                           latency_runs=1, max_class_drop={"tflite_int8": 60.0})
+    assert relaxed[1].passed
+    assert check_module.format_class_table(check_module.check_artifacts(FixedClassMaps(masks), {}, images, latency_runs=1), ["a", "b", "c"]) == ""
 
 
 def test_exports_get_the_next_version_and_never_overwrite(model, images, tmp_path):
@@ -421,7 +457,7 @@ def test_export_script_names_the_released_files_in_its_check_table(tmp_path, mon
     out_dir = tmp_path / "saved_models" / "tiny"
     args = ["--model", str(tmp_path / "tiny.keras"), "--out", str(out_dir), "--formats", "keras,tflite",
             "--tflite-types", "int8", "--calibration-dataset", "demo", "--calibration-images", "4",
-            "--check-images", "2", "--latency-runs", "1", "--release", "best"]
+            "--check-images", "2", "--latency-runs", "1", "--release", "best", "--int8-max-class-drop", "100"]
     script.main(script.get_args_parser().parse_args(args))
     printed = capsys.readouterr().out
     for name in ("best.keras", "best_int8.tflite"):
@@ -468,6 +504,14 @@ def test_export_takes_the_dataset_from_the_run_beside_the_model(tmp_path, monkey
     # Flags win, and the run's folder and options stay with the run's dataset.
     flags = script.get_args_parser().parse_args(["--model", str(model), "--out", "x", "--calibration-dataset", "folder", "--ignore-label", "0"])
     assert script.data_source(flags, needs_calibration=True) == script.DataSource("folder", None, 0, {})
+
+
+def test_export_refuses_a_negative_class_drop_before_any_work(tmp_path):
+    script = load_script("export")
+    args = script.get_args_parser().parse_args(["--model", "m.keras", "--out", str(tmp_path / "out"), "--int8-max-class-drop", "-1"])
+    with pytest.raises(UsageError, match="--int8-max-class-drop must be at least 0 points of IoU, got -1.0"):
+        script.main(args)
+    assert not (tmp_path / "out").exists()
 
 
 def test_export_counts_are_checked_before_anything_is_converted(capsys):

@@ -16,7 +16,7 @@ from keras_deconvnet.numpy_pipeline import (
     photometric_distortion,
     random_crop_pair,
 )
-from tests.fixtures import write_camvid_tree
+from tests.fixtures import WITHOUT_TENSORFLOW, write_camvid_tree
 
 
 @pytest.fixture
@@ -135,15 +135,7 @@ def test_too_few_images_for_a_batch_is_refused(camvid):
 
 
 # Trains on Keras' JAX backend with TensorFlow made unimportable.
-NO_TENSORFLOW = """
-import importlib.abc, sys
-
-class NoTensorFlow(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
-            raise ModuleNotFoundError(name)
-
-sys.meta_path.insert(0, NoTensorFlow())
+NO_TENSORFLOW = WITHOUT_TENSORFLOW + """
 from keras_deconvnet.training import TrainConfig, train
 train(TrainConfig(model="lean", dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 48},
                   epochs=1, input_size=(32, 32), batch_size=4, photometric=True, wandb="disabled",

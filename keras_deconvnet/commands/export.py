@@ -33,7 +33,7 @@ from keras_deconvnet.cli import (
     size_flag,
     tta_from_args,
 )
-from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS, TFLITE_TYPES
+from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS, INT8_MAX_CLASS_DROP, TFLITE_TYPES
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
@@ -74,6 +74,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--calibration-images", type=int_flag(1), default=200, help="int8 calibration images (default: 200)")
     parser.add_argument("--check-split", default="val", help="split for the check (default: val)")
     parser.add_argument("--check-images", type=int_flag(1), default=32, help="images the check compares (default: 32)")
+    parser.add_argument(
+        "--int8-max-class-drop", type=float, default=INT8_MAX_CLASS_DROP, metavar="POINTS",
+        help="fail when a class of the check images loses more than this many points of IoU in the int8 "
+        "file against the Keras model, naming the class; the check table lists every class's IoU "
+        f"(default: {INT8_MAX_CLASS_DROP:g})",
+    )
     parser.add_argument(
         "--latency-runs", type=int_flag(1), default=20, help="single-image runs whose median is the latency (default: 20)"
     )
@@ -207,6 +213,7 @@ def main(args: argparse.Namespace) -> None:
         checked_float_layers,
         export_model,
         format_check_table,
+        format_class_table,
         release_artifacts,
     )
     from keras_deconvnet.models import load_model, resize_model
@@ -217,6 +224,8 @@ def main(args: argparse.Namespace) -> None:
         raise UsageError("--tta and --tta-scales are stored in a release's metadata: add --release NAME")
     if args.evaluation_mode and not args.release:
         raise UsageError("--evaluation-mode is stored in a release's metadata: add --release NAME")
+    if not args.int8_max_class_drop >= 0:  # nan fails too
+        raise UsageError(f"--int8-max-class-drop must be at least 0 points of IoU, got {args.int8_max_class_drop}")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
     float_layers = [name.strip() for name in args.int8_float_layers.split(",") if name.strip()]
     if float_layers and not ("tflite" in formats and "int8" in tflite_types):
@@ -250,9 +259,11 @@ def main(args: argparse.Namespace) -> None:
                 calibration_images=calibration, class_names=info.class_names, palette=info.palette,
                 source_model=recorded_path(args.model), latency_runs=args.latency_runs,
                 num_threads=args.num_threads, int8_float_layers=float_layers, progress=progress,
+                max_class_drop={"tflite_int8": args.int8_max_class_drop},
             )
         except ExportCheckError as error:
             print(format_check_table(error.rows))
+            print(format_class_table(error.rows, info.class_names))
             raise
         except KeyboardInterrupt:
             raise KeyboardInterrupt(interrupted_export(Path(args.out), before)) from None
@@ -272,6 +283,7 @@ def main(args: argparse.Namespace) -> None:
     rows = [dataclasses.replace(row, file=Path(artifacts[row.kind]).name) if row.kind in artifacts else row
             for row in result.checks]
     print(format_check_table(rows))
+    print(format_class_table(rows, info.class_names))
     print(f"version {result.version} of {args.out}:")
     for kind, path in artifacts.items():
         print(f"  {kind:<15} {path}")

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.export.check import MIN_AGREEMENT, CheckRow, check_artifacts
+from keras_deconvnet.export.check import MAX_CLASS_DROP, MIN_AGREEMENT, CheckRow, check_artifacts
 from keras_deconvnet.export.formats import metadata_path
 from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version
 from keras_deconvnet.export.onnx import write_onnx
@@ -61,6 +61,7 @@ def export_model(
     latency_runs: int = 20,
     num_threads: int | None = None,
     min_agreement: Mapping[str, float] = MIN_AGREEMENT,
+    max_class_drop: Mapping[str, float] = MAX_CLASS_DROP,
     int8_float_layers: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> ExportResult:
@@ -79,6 +80,8 @@ def export_model(
         latency_runs: single-image runs whose median is the latency.
         num_threads: TFLite CPU threads for the check (None: LiteRT's default).
         min_agreement: {kind: required agreement}; kinds absent are only reported.
+        max_class_drop: {kind: the most points of IoU a class of the check masks may lose
+            against the Keras model}; kinds absent are only reported.
         int8_float_layers: layers or nested models the int8 TFLite file keeps in float32
             (see `convert_tflite`).
         progress: called with a line naming each stage as it starts (a conversion, the check);
@@ -88,7 +91,8 @@ def export_model(
         The version, each artifact's path and the check rows.
 
     Raises:
-        ExportCheckError: an artifact agrees with the Keras model less than required.
+        ExportCheckError: an artifact agrees with the Keras model less than required, or
+            loses more IoU on a class of the check masks than allowed.
         UsageError: bad arguments, or a conversion that failed or needs non-built-in ops.
         In every case nothing is left behind (not even `out_dir` and the folders above it that
         the export created).
@@ -124,10 +128,11 @@ def export_model(
         rows = check_artifacts(
             KerasPredictor(model), artifacts, check_images, check_masks,
             latency_runs=latency_runs, num_threads=num_threads, min_agreement=min_agreement,
+            max_class_drop=max_class_drop,
         )
         failed = [row for row in rows if not row.passed]
         if failed:
-            raise ExportCheckError(_failure_message(failed, out_dir), rows)
+            raise ExportCheckError(_failure_message(failed, out_dir, class_names), rows)
         report(f"publishing version {version} in {out_dir}")
         _publish(staging, out_dir)
     finally:
@@ -147,12 +152,22 @@ def _checked_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return images
 
 
-def _failure_message(failed: Sequence[CheckRow], out_dir: Path) -> str:
-    reasons = [
-        f"{row.kind} agrees with the Keras model on {100 * row.agreement:.2f}% of pixels, "
-        f"below the required {100 * row.min_agreement:.2f}%"
-        for row in failed
-    ]
+def _failure_message(failed: Sequence[CheckRow], out_dir: Path, class_names: Sequence[str] | None) -> str:
+    reasons = []
+    for row in failed:
+        if not row.agrees:
+            reasons.append(
+                f"{row.kind} agrees with the Keras model on {100 * row.agreement:.2f}% of pixels, "
+                f"below the required {100 * row.min_agreement:.2f}%"
+            )
+        if not row.keeps_classes:
+            index, drop = row.worst_drop
+            name = class_names[index] if class_names is not None else f"class_{index}"
+            reasons.append(
+                f"{row.kind} loses {drop:.2f} points of {name} IoU on the check images, more than the "
+                f"{row.max_class_drop:g} allowed (keep its first stages float with --int8-float-layers, "
+                "or allow more with --int8-max-class-drop)"
+            )
     return "; ".join(reasons) + f"; nothing was written to {out_dir}"
 
 
