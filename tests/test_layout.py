@@ -12,7 +12,7 @@ FLOW = {
     "__init__": 0, "errors": 0, "folders": 0, "labels": 0, "json_files": 0, "lazy": 0, "quiet": 0,
     "image_files": 0, "interrupts": 0,
     "datasets": 1,
-    "augmentation": 2, "mix_settings": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2,
+    "augmentation": 2, "mix_settings": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2, "device_augmentation": 2,
     "models": 3,
     "losses": 4, "metrics": 4,
     "training": 5, "curves": 5, "tracking": 5, "summary": 5,
