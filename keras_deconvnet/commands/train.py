@@ -7,7 +7,8 @@ Examples:
   python scripts/train.py --recipe camvid-lean --data-dir DIR --output-dir runs/release   # every stage
 
 A recipe (--recipe) is a TOML file of named stages, each starting from the last epoch of the one
-before; the package ships camvid-lean (the CamVid release), camvid, paper-exp1 and paper-exp2.
+before; the package ships camvid-lean (the CamVid release), camvid-full (the leaders' full-frame
+schedule), camvid, paper-exp1 and paper-exp2.
 Flags given with it replace its settings in every stage.
 
 Ctrl-C stops training at the end of the step in progress (a second Ctrl-C at once) and prints
@@ -58,7 +59,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     add("--train-split", help=f"split to train on: train, train_aug (VOC), heldout_train (CamVid without sequence 0006R0), or several joined with '+', e.g. train+val (default: {DEFAULTS.train_split})")
     add("--val-split", help=f"split to validate on, e.g. heldout_val (CamVid's sequence 0006R0, a street the other splits never show) (default: {DEFAULTS.val_split})")
-    add("--preset", choices=list(PRESETS), help="paper-exp1 and paper-exp2: the paper's Tables II and III; camvid: the CamVid recipe chosen on the held-out sequence (give --data-dir); explicit flags override. " + "; ".join(f"{name} = {describe(values)}" for name, values in PRESETS.items()))
+    add("--preset", choices=list(PRESETS), help="the one-stage recipes: paper-exp1 and paper-exp2, the paper's Tables II and III; camvid, the CamVid recipe chosen on the held-out sequence; camvid-full, the leaders' full-frame schedule (give --data-dir for both); explicit flags override. " + "; ".join(f"{name} = {describe(values)}" for name, values in PRESETS.items()))
     add("--recipe", metavar="NAME_OR_FILE", help="train by a recipe: a TOML file of named stages run one after another in --output-dir, each from the last epoch of the one before, or the name of one the package ships (" + ", ".join(bundled_recipes()) + "); the flags given with it replace its settings in every stage; --resume goes on in the stage it stopped in")
     add("--optimizer", choices=OPTIMIZERS, help=f"optimizer (default: {DEFAULTS.optimizer})")
     add("--lr", type=float, help=f"peak learning rate (default: {DEFAULTS.lr})")
