@@ -18,7 +18,7 @@ FLOW = {
     "training": 5, "curves": 5, "tracking": 5, "summary": 5,
     "export": 6,
     "tta": 7, "evaluation": 7,
-    "benchmark": 8,
+    "benchmark": 8, "records": 8,
     "cli": 9, "commands": 9, "__main__": 9,
 }
 

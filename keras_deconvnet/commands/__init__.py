@@ -24,6 +24,7 @@ COMMANDS = {
     "summarize": "summarize",
     "dataset-stats": "dataset_stats",
     "pack-camvid": "pack_camvid",
+    "results-tables": "results_tables",
     "serve-client": "serve_client",
     "plot-curves": "plot_curves",
 }

@@ -7,7 +7,7 @@ train split; every file is then compared with the Keras model on --check-images 
 its val split, and the export fails (writing nothing) if float32 files agree on fewer than
 99.9% of pixels or float16 on fewer than 99.5%. The dataset is the one in the run's config.json
 beside the model (a run folder's best.keras or last.keras) unless --calibration-dataset says;
-without either, int8 is refused and the check uses the demo set. See the README, "Export and serving".
+without either, int8 is refused and the check uses the demo set. See docs/export.md.
 
 Example:
   python scripts/export.py --model runs/latest/best.keras --out saved_models/camvid \\

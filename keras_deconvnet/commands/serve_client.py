@@ -2,7 +2,7 @@
 
 Sends the encoded files to the `serving_bytes` signature, which returns each class map at
 the image's own size, and writes NAME_classes.png (class indices) and NAME_color.png (the
-mask in the export's palette) per image. See the README, "Export and serving".
+mask in the export's palette) per image. See docs/export.md.
 
 Example:
   docker run -p 8501:8501 --mount type=bind,source=$PWD/saved_models/camvid,target=/models/camvid \\

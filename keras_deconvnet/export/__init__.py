@@ -17,7 +17,7 @@ against the Keras model on the check images, and only then moved into place, the
 SavedModel last (TF Serving picks a version up as soon as its folder appears). A failed
 export leaves nothing behind; an existing version or file is never overwritten.
 
-SavedModel signatures (stable names, see the README, "Export and serving"):
+SavedModel signatures (stable names, see docs/export.md):
 - `serving_default`: `images` float32 (B, H, W, 3) RGB 0..255 at the model's size ->
   `class_map` int32 (B, H, W), `probabilities` float32 (B, H, W, C) (softmax).
 - `serving_bytes`: `image_bytes` string (B,) encoded JPEG/PNG/BMP/GIF of any size ->

@@ -10,7 +10,7 @@ by depth-to-space:
 
 with W[c, (2a + b) C + o] = s[o] K[a, b, o, c] and bias[(2a + b) C + o] = t[o]. XNNPACK runs
 the 1x1 conv as a plain matrix product and folds nothing after a TRANSPOSE_CONV, so the TFLite
-files are converted from this form (README, "Efficiency"); `.keras` files keep the trainable one.
+files are converted from this form (docs/efficiency.md); `.keras` files keep the trainable one.
 
 int8 files also get hard-swish as `int8_hard_swish`: the converter fuses Keras' hard-swish into
 one HARD_SWISH op, which XNNPACK runs in float32 only, so each one cut an int8 graph in two and
