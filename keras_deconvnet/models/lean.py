@@ -113,8 +113,7 @@ def build_lean_deconvnet(
 ) -> keras.Model:
     """Builds the lean DeconvNet on MobileNetV3-Small (about 1.2M parameters).
 
-    What each choice buys (the latencies behind them, TFLite float32 stage by stage, are in
-    `benchmarks/lean_design.md`; `scripts/benchmark.py` measures the whole model):
+    What each choice buys (`scripts/benchmark.py` measures the latency of the whole model):
 
     - Skips from conv2, conv3 and conv4 (strides 4, 8 and 16): the decoder reads the
       encoder's spatial detail instead of rebuilding it from the paper's 1x1x1000 code,
