@@ -71,7 +71,7 @@ def fill_page(text: str, tables: dict[str, str]) -> str:
     return MARKED.sub(fill, text)
 
 
-RELEASE_COLUMNS = ("file", "model", "recipe", "training", "held-out street (0006R0)", "val (in its training data)",
+RELEASE_COLUMNS = ("file", "model", "parameters", "recipe", "training", "held-out street (0006R0)", "val (in its training data)",
                    "CamVid test", "test, with TTA", "ms, 1 thread")
 
 
@@ -82,7 +82,7 @@ def _percent(results: dict, split: str, key: str = "mean_iou") -> str:
 
 def release_table(folder: str | Path) -> str:
     """The released files of a `saved_models` folder that carry results, one row each."""
-    lines = ["| " + " | ".join(RELEASE_COLUMNS) + " |", "|---|---|---|---|" + "---:|" * 4 + "---|"]
+    lines = ["| " + " | ".join(RELEASE_COLUMNS) + " |", "|---|---|---:|---|---|" + "---:|" * 4 + "---|"]
     for path in sorted(Path(folder).rglob("*.json")):
         metadata = json.loads(path.read_text())
         if "results" not in metadata:
@@ -90,7 +90,8 @@ def release_table(folder: str | Path) -> str:
         artifact = path.with_suffix(".tflite" if metadata.get("format") == "tflite" else f".{metadata.get('format')}")
         results, training = metadata["results"], metadata.get("training", {})
         cells = [
-            f"`{artifact.relative_to(folder).as_posix()}`", f"`{metadata['model_name']}`", f"`{training.get('recipe', '-')}`",
+            f"`{artifact.relative_to(folder).as_posix()}`", f"`{metadata['model_name']}`",
+            f"{metadata['parameters']:,}" if "parameters" in metadata else "-", f"`{training.get('recipe', '-')}`",
             f"{training.get('epochs', '-')}; {training.get('wall_time', '-')} on {training.get('hardware', '-')}",
             _percent(results, "heldout_val"), _percent(results, "val"), _percent(results, "test"),
             _percent(results, "test", "tta_mean_iou"),

@@ -67,7 +67,7 @@ def test_the_release_table_reads_the_results_of_each_released_file(tmp_path):
     (tmp_path / "m" / "best.json").write_text(json.dumps(metadata))
     (tmp_path / "m" / "other.json").write_text(json.dumps({"format": "keras"}))  # no results: not listed
     rows = release_table(tmp_path).splitlines()[2:]
-    assert rows == ["| `m/best.keras` | `lean` | `r` | 10; 1 min on CPU | 40.00% | - | 50.50% | 52.00% | - |"]
+    assert rows == ["| `m/best.keras` | `lean` | - | `r` | 10; 1 min on CPU | 40.00% | - | 50.50% | 52.00% | - |"]
 
 
 def test_the_command_checks_without_writing_and_exits_1_on_a_stale_page(tmp_path, monkeypatch, capsys):

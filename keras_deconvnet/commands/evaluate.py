@@ -27,7 +27,7 @@ from keras_deconvnet.json_files import write_json
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
+    parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder, a .tflite file or an .onnx file (with the onnx extra)")
     add_dataset_arguments(parser, split="val", purpose="to evaluate on", num_classes_default=" (default: the model's)")
     parser.add_argument("--mode", choices=EVALUATION_MODES, help="'resize': score at the model's input size; 'original': predict at the input size, resize the logits back and score at each image's own resolution (default: the model's native setting, its metadata's evaluation_mode, else resize)")
     add_tta_arguments(parser)

@@ -27,7 +27,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", help="an image file or a folder of images")
-    parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder or a .tflite file")
+    parser.add_argument("--model", required=True, help="a .keras file, a SavedModel folder, a .tflite file or an .onnx file (with the onnx extra)")
     parser.add_argument("--out", required=True, help="output folder (created if needed)")
     add_tta_arguments(parser)
     parser.add_argument("--input-size", type=size_flag, help="run a .keras model at this HEIGHTxWIDTH (multiples of 32) instead of the size it was saved with, e.g. a model trained on 256x352 crops at 352x480 (default: its own)")
