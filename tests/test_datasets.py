@@ -511,3 +511,13 @@ def test_split_stats_count_every_label_and_the_script_prints_them(tmp_path):
     )
     assert done.stdout.startswith("camvid val: 2 images\nimage sizes (HxW): 24x32 (2)\n")
     assert "| 0 | Sky |" in done.stdout
+
+
+def test_preparing_a_dataset_prints_nothing_and_logs_one_line_each_way(cache, capsys, caplog):
+    # TFDS prints "Downloading and preparing dataset Unknown size ..." to stdout whatever the
+    # log level; the builders send it to TFDS's logger, which the commands silence.
+    with caplog.at_level("WARNING", logger="tensorflow_datasets"):
+        load_split("demo", "val", **SMALL_DEMO)
+    assert "preparing" not in capsys.readouterr().out.lower()
+    messages = [record.getMessage() for record in caplog.records if record.name == "tensorflow_datasets"]
+    assert [message.split(" in ")[0] for message in messages] == ["preparing dataset demo", "dataset demo prepared"]

@@ -10,6 +10,7 @@ import abc
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 from pathlib import Path
@@ -60,6 +61,15 @@ class SegmentationBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=Tru
     def preparation_lock(self) -> Path:
         """The file whose lock a process holds while it prepares this builder's config."""
         return Path(self.data_dir_root, ".locks", f"{self.name}-{self.builder_config.name}.lock")
+
+    # TFDS prints these two to stdout whatever the log level, "Unknown size" and all, on every
+    # first use of a folder or a generated set; they go to its logger instead, which the
+    # commands silence unless --verbose.
+    def _log_download_bytes(self) -> None:
+        logging.getLogger("tensorflow_datasets").warning("preparing dataset %s in %s", self.name, self.data_dir)
+
+    def _log_download_done(self) -> None:
+        logging.getLogger("tensorflow_datasets").warning("dataset %s prepared in %s", self.name, self.data_dir)
 
     def download_and_prepare(self, **kwargs) -> None:
         """TFDS's `download_and_prepare`, one process at a time for a config.
