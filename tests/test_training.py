@@ -131,8 +131,11 @@ def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
     undo()
 
     # The weights come from the checkpoint, so a start file that has since gone is not read.
+    earlier = sum(float(row["epoch_seconds"]) for row in history(run_dir)[:1])  # the epoch the checkpoint holds
     metrics = train(small_config(run_dir, **settings, resume=True, init_weights=str(tmp_path / "gone.keras")))
     assert metrics["epochs_run"] == 4
+    # The wall time counts the epoch trained before the crash, not only the resumed three.
+    assert metrics["wall_time_s"] >= earlier + sum(float(row["epoch_seconds"]) for row in history(run_dir)[1:]) - 0.1
     resumed, whole = history(run_dir), history(tmp_path / "whole")
     assert [row["epoch"] for row in resumed] == ["0", "1", "2", "3"]
     for column in ("loss", "learning_rate", "val_mean_iou"):

@@ -42,7 +42,7 @@ from keras_deconvnet.training.devices import (
 )
 from keras_deconvnet.training.interrupts import StopBetweenSteps
 from keras_deconvnet.training.optim import build_optimizer, compile_for_training
-from keras_deconvnet.training.resume import monitored_history, restore_state, resume_point
+from keras_deconvnet.training.resume import earlier_seconds, monitored_history, restore_state, resume_point
 
 
 def load_initial_weights(model: keras.Model, path: str | Path) -> None:
@@ -198,6 +198,7 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     wandb_mode = config.wandb if chief else "disabled"
     run = tracking.start_run(wandb_mode, config.wandb_project, out_dir, run_config, resume_id)
     checkpoints = BestAndLastCheckpoints(out_dir)
+    earlier = earlier_seconds(run_dir, first_epoch) if config.resume else 0.0  # before the history is trimmed
     previous = monitored_history(run_dir, first_epoch, "val_mean_iou", keep_rows=chief) if config.resume else []
     callbacks = [
         *([AveragedWeights(averages_in_model=resumed is not None)] if config.ema_decay else []),
@@ -247,7 +248,7 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         "best_val_pixel_accuracy": best.get("val_pixel_accuracy"),
         "best_val_per_class_iou": {name: best.get(f"val_iou_{name}") for name in info.class_names},
         "last_val_mean_iou": history.history["val_mean_iou"][-1] if history.epoch else None,
-        "wall_time_s": round(wall_time, 1),
+        "wall_time_s": round(earlier + wall_time, 1),  # a resumed run's earlier epochs included
         "images_per_s": round(
             epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2
         ),

@@ -98,6 +98,13 @@ def restore_state(model: keras.Model, checkpoint: keras.Model) -> None:
         variable.assign(value)
 
 
+def earlier_seconds(run_dir: Path, epochs: int) -> float:
+    """The seconds history.csv records for the first `epochs` epochs: what a resumed run's wall
+    time adds to its own."""
+    _, rows = _history(run_dir)
+    return sum(float(row.get("epoch_seconds") or 0) for row in rows[:epochs])
+
+
 def monitored_history(run_dir: Path, epochs: int, monitor: str, keep_rows: bool = True) -> list[float | None]:
     """`monitor` for each of the first `epochs` rows of history.csv; if `keep_rows`, the file
     then keeps only those rows (the epochs the checkpoint holds)."""
