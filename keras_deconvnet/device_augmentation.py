@@ -129,7 +129,7 @@ def _per_image(values):
 
 
 def _contrast(images, factor, apply):
-    mean = ops.mean(images, axis=(1, 2, 3), keepdims=True)
+    mean = ops.mean(images, axis=(1, 2), keepdims=True)  # each channel's own, as tf.image's
     changed = ops.clip((images - mean) * _per_image(factor) + mean, 0.0, 1.0)
     return ops.where(_per_image(apply), changed, images)
 

@@ -36,12 +36,22 @@ def load_records(folder: str | Path) -> tuple[dict[str, dict], dict[str, dict]]:
     if not tables_file.is_file():
         raise UsageError(f"{folder} has no {TABLES_FILE}: it is not a records folder")
     tables = json.loads(tables_file.read_text())
-    records = {path.stem: json.loads(path.read_text()) for path in sorted(folder.glob("*.json")) if path.name != TABLES_FILE}
+    records = {path.stem: _read(path) for path in sorted(folder.glob("*.json")) if path.name != TABLES_FILE}
     for table, spec in tables.items():
         missing = [name for name in spec["rows"] if name not in records]
         if missing:
             raise UsageError(f"table '{table}' in {tables_file} names records that {folder} lacks: {', '.join(missing)}")
     return records, tables
+
+
+def _read(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text())
+    except ValueError as error:
+        raise UsageError(f"{path} is not valid JSON: {error}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("cells"), dict):
+        raise UsageError(f"{path} has no cells: a record holds its figures as {{column: text}} under 'cells'")
+    return record
 
 
 def render_table(spec: dict, records: dict[str, dict]) -> str:
@@ -85,9 +95,9 @@ def release_table(folder: str | Path) -> str:
     lines = ["| " + " | ".join(RELEASE_COLUMNS) + " |", "|---|---|---:|---|---|" + "---:|" * 4 + "---|"]
     for path in sorted(Path(folder).rglob("*.json")):
         metadata = json.loads(path.read_text())
-        if "results" not in metadata:
-            continue
-        artifact = path.with_suffix(".tflite" if metadata.get("format") == "tflite" else f".{metadata.get('format')}")
+        if "results" not in metadata or metadata.get("format") not in ("keras", "tflite"):
+            continue  # the released files are .keras and .tflite, each with NAME.json beside it
+        artifact = path.with_suffix(f".{metadata['format']}")
         results, training = metadata["results"], metadata.get("training", {})
         cells = [
             f"`{artifact.relative_to(folder).as_posix()}`", f"`{metadata['model_name']}`",

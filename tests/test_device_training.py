@@ -23,7 +23,7 @@ from keras_deconvnet.training import device_loop
 
 config = TrainConfig(model="lean", dataset="demo", dataset_options={"num_train": 8, "num_val": 4, "image_size": 48},
                      epochs=3, input_size=(32, 32), batch_size=4, photometric=True, mix="classmix", ema_decay=0.5,
-                     schedule="poly", data_loader="device", wandb="disabled", output_dir=sys.argv[1])
+                     schedule="poly", patience=0, data_loader="device", wandb="disabled", output_dir=sys.argv[1])
 write_history = device_loop._write_history
 
 def killed(path, rows):
@@ -57,6 +57,15 @@ def test_device_training_writes_its_run_as_it_goes_and_resumes_without_tensorflo
     assert config["data_loader"] == "device" and config["steps_per_epoch"] == 2
     for name in ("best.keras", "last.keras", "metrics.json", "best_epoch.json"):
         assert (run_dir / name).is_file(), name
+
+
+def test_device_training_refuses_what_it_does_not_apply(tmp_path, monkeypatch):
+    from keras_deconvnet.training import device_loop
+
+    config = TrainConfig(model="lean", dataset="demo", data_loader="device", wandb="disabled", mixed_precision=True,
+                         output_dir=str(tmp_path / "run"))
+    with pytest.raises(UsageError, match=r"does not apply --mixed-precision, --patience 20 \(early stopping; pass --patience 0"):
+        device_loop._check_supported(config)
 
 
 def test_device_training_needs_the_jax_backend(tmp_path):

@@ -257,6 +257,11 @@ def test_the_check_scores_every_class_and_fails_int8_that_loses_one(images, tmp_
                                            latency_runs=1, max_class_drop={"tflite_int8": 60.0})
     assert relaxed[1].passed
     assert check_module.format_class_table(check_module.check_artifacts(FixedClassMaps(masks), {}, images, latency_runs=1), ["a", "b", "c"]) == ""
+    rare = np.zeros_like(masks)
+    rare[0, 0, 0] = 2  # one pixel of class 2: its IoU is not held to the limit
+    monkeypatch.setattr(check_module, "load_predictor", lambda path, threads: FixedClassMaps(np.zeros_like(masks)))
+    rows = check_module.check_artifacts(FixedClassMaps(rare), {"tflite_int8": paths["tflite_int8"]}, images, rare, latency_runs=1)
+    assert rows[1].per_class_iou[2] == 0.0 and rows[1].worst_drop == (0, pytest.approx(0.0, abs=0.01)) and rows[1].passed
 
 
 def test_exports_get_the_next_version_and_never_overwrite(model, images, tmp_path):

@@ -185,3 +185,18 @@ def test_flags_replace_a_recipes_settings_in_every_stage(tmp_path):
     assert configs[0].init_weights == "start.keras"  # the first stage starts from it, the others from their stage before
     assert configs[1].init_weights == str(tmp_path / "run" / "1-first" / "last.keras")
     np.testing.assert_equal([config.output_dir for config in configs], [str(tmp_path / "run" / f) for f in ("1-first", "2-second")])
+
+
+def test_resume_refuses_another_model_and_a_refused_first_stage_leaves_nothing(recipe_run, tmp_path):
+    run_dir, _ = recipe_run
+    (run_dir / "metrics.json").rename(run_dir / "metrics.moved")
+    try:
+        with pytest.raises(UsageError, match="^--model paper: the recipe run in .* which --resume keeps"):
+            prepare_recipe_run(None, str(run_dir), {"model": "paper"}, resume=True)
+    finally:
+        (run_dir / "metrics.moved").rename(run_dir / "metrics.json")
+    recipe = read_recipe(write_recipe(tmp_path))
+    new_dir = tmp_path / "new"
+    with pytest.raises(UsageError, match="pass it with --data-dir"):
+        run_recipe(recipe, str(new_dir), {"dataset": "camvid", "dataset_options": {}})
+    assert not new_dir.exists()  # so the same command, corrected, runs again

@@ -11,7 +11,9 @@ would cost more than the epochs themselves. Needs JAX, not TensorFlow.
 
 import csv
 import dataclasses
+import functools
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -74,6 +76,20 @@ def _swap_averages(trainable: list, optimizer_values: list, where: list[int]) ->
     return swapped, optimizer_values
 
 
+def _check_supported(config: TrainConfig) -> None:
+    """Refuses the settings the device path does not apply, rather than ignore them."""
+    unsupported = {
+        "--mixed-precision": config.mixed_precision,
+        f"--strategy {config.strategy}": config.strategy != "default",
+        f"--patience {config.patience} (early stopping; pass --patience 0 for a fixed schedule)": config.patience,
+    }
+    refused = [flag for flag, given in unsupported.items() if given]
+    if refused:
+        raise UsageError(f"--data-loader device does not apply {', '.join(refused)}; leave them out")
+    if config.wandb != "disabled":
+        print("--data-loader device logs no W&B run; its history.csv holds every validated epoch", file=sys.stderr)
+
+
 def train_on_device(config: TrainConfig) -> dict:
     """`keras_deconvnet.training.train` with the data on the accelerator; returns the metrics.
 
@@ -89,6 +105,7 @@ def train_on_device(config: TrainConfig) -> dict:
     from keras_deconvnet.training.resume import resume_point, restore_state
 
     validate(config)
+    _check_supported(config)
     run_dir = check_run_dir(config)
     options = dict(config.dataset_options)
     images, masks, sizes, info, train_arrays = device_arrays(config.dataset, config.train_split, config.data_dir, options)
@@ -115,7 +132,9 @@ def train_on_device(config: TrainConfig) -> dict:
              [v.value for v in optimizer.variables])
     if resumed:
         restore_state(model, resumed.checkpoint)
-        first_epoch = resumed.epochs_done
+        resumed.checkpoint = None  # copied: free it
+        # Checkpoints come every few epochs: the optimizer's step count says which epoch this one is.
+        first_epoch = int(keras.ops.convert_to_numpy(optimizer.iterations)) // steps
         trainable, optimizer_values = _swap_averages([v.value for v in model.trainable_variables],
                                                      [v.value for v in optimizer.variables], averages)
         state = (trainable, [v.value for v in model.non_trainable_variables], optimizer_values)
@@ -131,8 +150,8 @@ def train_on_device(config: TrainConfig) -> dict:
     settings = {"input_size": tuple(config.input_size), "scale_range": tuple(config.scale_range),
                 "photometric": config.photometric, "mix": config.mix, "mix_probability": config.mix_probability}
 
-    def train_step(carry, step):
-        (trainable, non_trainable, optimizer_values), (all_images, all_masks, all_sizes) = carry
+    def train_step(carry, step, all_images, all_masks, all_sizes):
+        trainable, non_trainable, optimizer_values = carry
         indices, key = step
         draw_key, class_key = jax.random.split(key)
         batch_images, batch_masks = augment_batch(
@@ -146,14 +165,14 @@ def train_on_device(config: TrainConfig) -> dict:
 
         (value, non_trainable), grads = jax.value_and_grad(compute_loss, has_aux=True)(trainable)
         trainable, optimizer_values = optimizer.stateless_apply(optimizer_values, grads, trainable)
-        return ((trainable, non_trainable, optimizer_values), carry[1]), value
+        return (trainable, non_trainable, optimizer_values), value
 
-    @jax.jit
+    @functools.partial(jax.jit, donate_argnums=0)
     def run_epoch(state, data, key):
         order_key, step_key = jax.random.split(key)
         order = jax.random.permutation(order_key, len(images))[: steps * config.batch_size]
         steps_input = (order.reshape(steps, config.batch_size), jax.random.split(step_key, steps))
-        (state, _), losses = jax.lax.scan(train_step, (state, data), steps_input)
+        state, losses = jax.lax.scan(lambda carry, step: train_step(carry, step, *data), state, steps_input)
         return state, jnp.mean(losses)
 
     @jax.jit
@@ -164,9 +183,12 @@ def train_on_device(config: TrainConfig) -> dict:
         pairs = jnp.where(valid, batch_masks * classes + jnp.argmax(logits, axis=-1), classes * classes)
         return jnp.bincount(pairs.reshape(-1), length=classes * classes + 1)[:-1].reshape(classes, classes)
 
+    val_batches = [(jnp.asarray(val_images[i : i + 8]), jnp.asarray(val_masks[i : i + 8]))
+                   for i in range(0, len(val_images), 8)]
+
     def evaluate(trainable, non_trainable) -> dict:
-        matrix = sum(np.asarray(confusion(trainable, non_trainable, val_images[i : i + 8], val_masks[i : i + 8]))
-                     for i in range(0, len(val_images), 8))
+        matrix = sum(np.asarray(confusion(trainable, non_trainable, batch_images, batch_masks))
+                     for batch_images, batch_masks in val_batches)
         scores = scores_from_confusion(matrix)
         return {"val_mean_iou": scores["mean_iou"], "val_pixel_accuracy": scores["pixel_accuracy"],
                 **{f"val_iou_{name}": iou for name, iou in zip(info.class_names, scores["per_class_iou"])}}
@@ -187,20 +209,24 @@ def train_on_device(config: TrainConfig) -> dict:
     best_file = run_dir / "best_epoch.json"
     best = json.loads(best_file.read_text()) if resumed and best_file.is_file() else {}
     history_file = run_dir / "history.csv"
-    rows = list(csv.DictReader(history_file.open())) if resumed and history_file.is_file() else []
-    rows = [row for row in rows if int(row["epoch"]) < first_epoch]  # none past the checkpoint
+    rows = []
+    if resumed and history_file.is_file():
+        with open(history_file, newline="") as handle:
+            rows = [row for row in csv.DictReader(handle) if int(row["epoch"]) < first_epoch]  # none past the checkpoint
+    earlier = float(rows[-1]["elapsed_s"]) if rows else 0.0  # a resumed run's wall time goes on from there
     schedule = learning_rate(config, steps)
     start = time.perf_counter()
     for epoch in range(first_epoch, config.epochs):
         epoch_start = time.perf_counter()
         rate = schedule(epoch * steps) if callable(schedule) else schedule
-        state, epoch_loss = run_epoch(state, data, jax.random.PRNGKey(config.seed * 100_003 + epoch))
+        state, epoch_loss = run_epoch(state, data, jax.random.fold_in(jax.random.PRNGKey(config.seed), epoch))
         row = {"epoch": epoch, "loss": float(epoch_loss), "learning_rate": float(rate)}
         if (epoch + 1) % every == 0 or epoch + 1 == config.epochs:
             trainable, non_trainable, optimizer_values = state
             weights = [optimizer_values[i] for i in averages] if averages else trainable
             row.update(evaluate(weights, non_trainable))
             row["epoch_seconds"] = time.perf_counter() - epoch_start
+            row["elapsed_s"] = earlier + time.perf_counter() - start
             rows.append(row)
             _write_history(history_file, rows)
             if row["val_mean_iou"] > best.get("val_mean_iou", -1.0):
@@ -218,7 +244,7 @@ def train_on_device(config: TrainConfig) -> dict:
         "epochs_run": config.epochs, "best_epoch": best.get("epoch"), "best_val_mean_iou": best.get("val_mean_iou"),
         "best_val_pixel_accuracy": best.get("val_pixel_accuracy"),
         "best_val_per_class_iou": {name: best.get(f"val_iou_{name}") for name in info.class_names},
-        "last_val_mean_iou": last.get("val_mean_iou"), "wall_time_s": round(wall_time, 1),
+        "last_val_mean_iou": float(last["val_mean_iou"]) if last else None, "wall_time_s": round(earlier + wall_time, 1),
         "images_per_s": round((config.epochs - first_epoch) * steps * config.batch_size / max(wall_time, 1e-9), 2),
     }
     write_json(run_dir / "metrics.json", metrics)

@@ -247,7 +247,8 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         "best_val_mean_iou": best.get("val_mean_iou"),
         "best_val_pixel_accuracy": best.get("val_pixel_accuracy"),
         "best_val_per_class_iou": {name: best.get(f"val_iou_{name}") for name in info.class_names},
-        "last_val_mean_iou": history.history["val_mean_iou"][-1] if history.epoch else None,
+        # A run resumed after its last checkpoint trains no epoch: its history has the score.
+        "last_val_mean_iou": history.history["val_mean_iou"][-1] if history.epoch else (previous or [None])[-1],
         "wall_time_s": round(earlier + wall_time, 1),  # a resumed run's earlier epochs included
         "images_per_s": round(
             epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2

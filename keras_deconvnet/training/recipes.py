@@ -179,10 +179,24 @@ def prepare_recipe_run(recipe_name: str | None, output_dir: str, overrides: dict
         )
     saved = state["overrides"]
     changed = {key: value for key, value in overrides.items() if json.dumps(saved.get(key)) != json.dumps(value)}
+    for key in FIXED_ON_RESUME:
+        if key in changed:
+            raise UsageError(
+                f"{flag_name(key)} {changed[key]}: the recipe run in {run_dir} trains the {key} its recipe and "
+                "flags set, which --resume keeps; start a new run in another --output-dir"
+            )
     if changed:
         listed = ", ".join(f"{flag_name(key)} {value}" for key, value in changed.items())
         print(f"resuming with changed settings: {listed}; the run will differ from an uninterrupted one", file=sys.stderr)
     return recipe, {**saved, **overrides}
+
+
+def _forget(run_dir: Path, created: bool) -> None:
+    """Removes what a recipe run wrote before its first stage started."""
+    for name in (STATE_FILE, RECIPE_FILE):
+        (run_dir / name).unlink(missing_ok=True)
+    if created:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def run_recipe(recipe: Recipe, output_dir: str, overrides: dict | None = None, resume: bool = False) -> dict:
@@ -203,19 +217,25 @@ def run_recipe(recipe: Recipe, output_dir: str, overrides: dict | None = None, r
     overrides = dict(overrides or {})
     run_dir = Path(output_dir)
     configs = check_recipe(recipe, overrides, run_dir)
+    created = not run_dir.exists()
     if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / RECIPE_FILE).write_text(recipe.text)
         state = {"recipe": recipe.source, "commit": source_commit(), "overrides": overrides}
         write_json(run_dir / STATE_FILE, state)  # last: it marks the folder as a recipe run
     stages = {}
-    for index, config in enumerate(configs):
-        stage_dir = Path(config.output_dir)
-        if not (stage_dir / "metrics.json").is_file():
-            started = (stage_dir / "config.json").is_file()
-            print(f"stage {index + 1}/{len(configs)} '{config.stage}': {config.epochs} epochs in {stage_dir}")
-            train(dataclasses.replace(config, resume=started))
-        stages[config.stage] = json.loads((stage_dir / "metrics.json").read_text())
+    try:
+        for index, config in enumerate(configs):
+            stage_dir = Path(config.output_dir)
+            if not (stage_dir / "metrics.json").is_file():
+                started = (stage_dir / "config.json").is_file()
+                print(f"stage {index + 1}/{len(configs)} '{config.stage}': {config.epochs} epochs in {stage_dir}")
+                train(dataclasses.replace(config, resume=started))
+            stages[config.stage] = json.loads((stage_dir / "metrics.json").read_text())
+    except BaseException:
+        if not resume and not (Path(configs[0].output_dir) / "config.json").is_file():
+            _forget(run_dir, created)  # refused before it started (bad data, say): the same command may run again
+        raise
     last_dir = Path(configs[-1].output_dir)
     for name in FINAL_FILES:
         if (last_dir / name).is_file():
