@@ -5,7 +5,8 @@ NAME/<version>/, NAME_v<version>.keras and NAME_v<version>_<type>.tflite beside 
 with its metadata JSON. int8 is calibrated on --calibration-images images of the dataset's
 train split; every file is then compared with the Keras model on --check-images images of
 its val split, and the export fails (writing nothing) if float32 files agree on fewer than
-99.9% of pixels or float16 on fewer than 99.5%. The dataset is the one in the run's config.json
+99.9% of pixels, float16 on fewer than 99.5%, or an int8 file loses more than
+--int8-max-class-drop points of IoU on a class. The dataset is the one in the run's config.json
 beside the model (a run folder's best.keras or last.keras) unless --calibration-dataset says;
 without either, int8 is refused and the check uses the demo set. See docs/export.md.
 
