@@ -468,6 +468,7 @@ def test_export_script_names_the_released_files_in_its_check_table(tmp_path, mon
     for name in ("best.keras", "best_int8.tflite"):
         assert f"| {name} |" in printed and (out_dir / name).is_file()
     assert "tiny_v1" not in printed  # the versioned names no longer exist
+    assert "|\n\n| class | Keras model | keras | tflite_int8 |\n" in printed  # its own table, after a blank line
 
 
 def test_a_release_names_the_recipe_and_commit_of_the_run_that_trained_it(tmp_path, monkeypatch):

@@ -20,8 +20,8 @@ description = "two stages on a small demo set"
 [settings]
 model = "lean"
 dataset = "demo"
-dataset_options = {num_train = 16, num_val = 8, image_size = 64}
-input_size = [64, 64]
+dataset_options = {num_train = 8, num_val = 4, image_size = 32}
+input_size = [32, 32]
 batch_size = 4
 wandb = "disabled"
 

@@ -208,13 +208,21 @@ def interrupted_export(out_dir: Path, before: set[str]) -> str:
     return f"stopped while {out_dir} was being written; delete what this export left there: {', '.join(left)}"
 
 
+def print_class_table(rows, class_names) -> None:
+    """Each class's IoU per file, after a blank line (two Markdown tables, not one), if the check had labels."""
+    from keras_deconvnet.export import format_class_table
+
+    table = format_class_table(rows, class_names)
+    if table:
+        print(f"\n{table}")
+
+
 def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.export import (
         ExportCheckError,
         checked_float_layers,
         export_model,
         format_check_table,
-        format_class_table,
         release_artifacts,
     )
     from keras_deconvnet.models import load_model, resize_model
@@ -264,7 +272,7 @@ def main(args: argparse.Namespace) -> None:
             )
         except ExportCheckError as error:
             print(format_check_table(error.rows))
-            print(format_class_table(error.rows, info.class_names))
+            print_class_table(error.rows, info.class_names)
             raise
         except KeyboardInterrupt:
             raise KeyboardInterrupt(interrupted_export(Path(args.out), before)) from None
@@ -284,7 +292,7 @@ def main(args: argparse.Namespace) -> None:
     rows = [dataclasses.replace(row, file=Path(artifacts[row.kind]).name) if row.kind in artifacts else row
             for row in result.checks]
     print(format_check_table(rows))
-    print(format_class_table(rows, info.class_names))
+    print_class_table(rows, info.class_names)
     print(f"version {result.version} of {args.out}:")
     for kind, path in artifacts.items():
         print(f"  {kind:<15} {path}")
