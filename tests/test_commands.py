@@ -185,6 +185,7 @@ def test_the_names_the_parsers_offer_are_the_librarys():
     assert choices.EXPORT_FORMATS == export.FORMATS
     assert choices.DEFAULT_EXPORT_FORMATS == export.DEFAULT_FORMATS
     assert choices.TFLITE_TYPES == export.TFLITE_TYPES
+    assert (choices.INT8_QUANTIZERS, choices.INT8_OUTPUTS) == (export.INT8_QUANTIZERS, export.INT8_OUTPUTS)
     assert choices.INT8_MAX_CLASS_DROP == check.MAX_CLASS_DROP["tflite_int8"]
     assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
     assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())

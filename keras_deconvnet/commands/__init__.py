@@ -19,6 +19,7 @@ COMMANDS = {
     "evaluate": "evaluate",
     "predict": "predict",
     "export": "export",
+    "int8-sensitivity": "int8_sensitivity",
     "benchmark": "benchmark",
     "benchmark-data": "benchmark_data",
     "summarize": "summarize",

@@ -19,6 +19,8 @@ EVALUATION_MODES = ("resize", "original")  # keras_deconvnet.evaluation.EVALUATI
 EXPORT_FORMATS = ("keras", "saved_model", "tflite", "onnx")  # keras_deconvnet.export.FORMATS
 DEFAULT_EXPORT_FORMATS = ("keras", "saved_model", "tflite")  # keras_deconvnet.export.DEFAULT_FORMATS
 TFLITE_TYPES = ("float32", "float16", "int8")  # keras_deconvnet.export.TFLITE_TYPES
+INT8_QUANTIZERS = ("converter", "ai-edge-quantizer")  # keras_deconvnet.export.INT8_QUANTIZERS
+INT8_OUTPUTS = ("int8", "float", "classes")  # keras_deconvnet.export.INT8_OUTPUTS
 INT8_MAX_CLASS_DROP = 3.0  # keras_deconvnet.export.check.MAX_CLASS_DROP["tflite_int8"]
 
 # keras_deconvnet.benchmark: ENCODER, VGG, dataclasses.asdict(BenchmarkConfig()) and QUICK

@@ -34,7 +34,13 @@ from keras_deconvnet.cli import (
     size_flag,
     tta_from_args,
 )
-from keras_deconvnet.commands.choices import DEFAULT_EXPORT_FORMATS, INT8_MAX_CLASS_DROP, TFLITE_TYPES
+from keras_deconvnet.commands.choices import (
+    DEFAULT_EXPORT_FORMATS,
+    INT8_MAX_CLASS_DROP,
+    INT8_OUTPUTS,
+    INT8_QUANTIZERS,
+    TFLITE_TYPES,
+)
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
@@ -62,6 +68,25 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="comma-separated layers or stages (nested models, e.g. decoder_stage3) whose ops the int8 TFLite "
         "file keeps in float32: selective quantisation, for a stage that loses accuracy in int8; the file "
         "then gives float32 logits (default: none, all int8)",
+    )
+    parser.add_argument(
+        "--int8-quantizer", choices=INT8_QUANTIZERS, default="converter",
+        help="what quantises the int8 file: TensorFlow's TFLite converter, or Google's ai-edge-quantizer "
+        "(pip install \"keras-deconvnet[quantizer]\"), which quantises the float32 file with its own "
+        "calibration and gives int8 input and logits (default: converter)",
+    )
+    parser.add_argument(
+        "--int8-output", choices=INT8_OUTPUTS, default="int8",
+        help="what the int8 file gives: int8 logits (their argmax is the class map; dequantise with the "
+        "output's scale and zero point), float32 logits, or the class map itself (int32, an ARG_MAX in "
+        "the graph; no logits, so no TTA); files with --int8-float-layers give float32 logits for int8 "
+        "(default: int8)",
+    )
+    parser.add_argument(
+        "--calibration-augment", action="store_true",
+        help="calibrate int8 on each calibration image and an augmented copy of it (training's scale "
+        "jitter, crop, flip, brightness, contrast, saturation and hue), so the activation ranges cover "
+        "scenes unlike the calibration split (default: the plain images only)",
     )
     parser.add_argument(
         "--calibration-dataset",
@@ -199,6 +224,19 @@ def dataset_images(
     return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), info
 
 
+def augmented_calibration(source: DataSource, split: str, count: int, model: keras.Model) -> np.ndarray:
+    """An augmented copy of each of the first `count` images of a split, at the model's size."""
+    from keras_deconvnet.export import augmented_images
+    from keras_deconvnet.models import model_input_size
+
+    options = {**source.options, **label_options(source.name, model.output_shape[-1], source.ignore_label)}
+    dataset, info = load_split(source.name, split, source.data_dir, **options)
+    return augmented_images(
+        dataset, num_classes=info.num_classes, ignore_label=info.ignore_label, input_size=model_input_size(model),
+        count=count,
+    )
+
+
 def interrupted_export(out_dir: Path, before: set[str]) -> str:
     """What a stopped export left in `out_dir`: nothing, unless a second Ctrl-C cut its
     publishing (or its clean-up) short."""
@@ -237,9 +275,16 @@ def main(args: argparse.Namespace) -> None:
         raise UsageError(f"--int8-max-class-drop must be at least 0 points of IoU, got {args.int8_max_class_drop}")
     tflite_types = parse_list(args.tflite_types, TFLITE_TYPES, "--tflite-types")
     float_layers = [name.strip() for name in args.int8_float_layers.split(",") if name.strip()]
-    if float_layers and not ("tflite" in formats and "int8" in tflite_types):
-        raise UsageError("--int8-float-layers applies to the int8 TFLite file: --formats needs tflite and "
+    int8_flags = [flag for flag, used in (
+        ("--int8-float-layers", float_layers), ("--int8-quantizer", args.int8_quantizer != "converter"),
+        ("--int8-output", args.int8_output != "int8"), ("--calibration-augment", args.calibration_augment),
+    ) if used]
+    if int8_flags and not ("tflite" in formats and "int8" in tflite_types):
+        raise UsageError(f"{', '.join(int8_flags)} apply to the int8 TFLite file: --formats needs tflite and "
                          "--tflite-types int8")
+    if args.int8_quantizer == "ai-edge-quantizer" and args.int8_output != "int8":
+        raise UsageError("the ai-edge-quantizer's int8 files give int8 logits: --int8-output float and classes "
+                         "need --int8-quantizer converter")
     check_output_dir(args.out, "--out")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
     if args.input_size:
@@ -248,10 +293,15 @@ def main(args: argparse.Namespace) -> None:
     needs_calibration = "tflite" in formats and "int8" in tflite_types
     source = data_source(args, needs_calibration)
     check_images, check_masks, info = dataset_images(source, args.check_split, args.check_images, model)
-    calibration = None
+    calibration, described = None, None
     if needs_calibration:
         calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
-        print(f"int8 calibration: {len(calibration)} images of {info.name}/{args.calibration_split}")
+        described = f"{len(calibration)} images of {info.name}/{args.calibration_split}"
+        if args.calibration_augment:
+            augmented = augmented_calibration(source, args.calibration_split, args.calibration_images, model)
+            calibration = np.concatenate([calibration, augmented])
+            described += f" and {len(augmented)} augmented copies"
+        print(f"int8 calibration: {described}")
     threads = f", TFLite with {args.num_threads} threads" if "tflite" in formats else ""
     print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "
           f"{args.latency_runs} single-image runs after warm-up{threads}")
@@ -267,7 +317,9 @@ def main(args: argparse.Namespace) -> None:
                 model, args.out, check_images, check_masks=check_masks, formats=formats, tflite_types=tflite_types,
                 calibration_images=calibration, class_names=info.class_names, palette=info.palette,
                 source_model=recorded_path(args.model), latency_runs=args.latency_runs,
-                num_threads=args.num_threads, int8_float_layers=float_layers, progress=progress,
+                num_threads=args.num_threads, int8_float_layers=float_layers, int8_quantizer=args.int8_quantizer,
+                int8_output=args.int8_output, calibration_description=described,
+                progress=progress,
                 max_class_drop={"tflite_int8": args.int8_max_class_drop},
             )
         except ExportCheckError as error:

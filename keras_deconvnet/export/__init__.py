@@ -26,12 +26,13 @@ SavedModel signatures (stable names, see docs/export.md):
   resized (bilinear) to the model's size; its logits are resized (bilinear) back to the
   original size before the argmax, as `keras_deconvnet.evaluation.segment` does.
 
-TFLite files have batch size 1, built-in ops only and float32 input (RGB 0..255). float32
-and float16 files give float32 logits (float16 stores the weights in half precision); int8
-files quantise weights, activations and the logits they give (full-integer post-training
-quantisation with a representative dataset), whose argmax is the class map; an int8 file
-that keeps named layers in float32 (`int8_float_layers`, selective quantisation) gives
-float32 logits.
+TFLite files have batch size 1, built-in ops only and RGB 0..255 input. float32 and float16
+files give float32 logits (float16 stores the weights in half precision); int8 files quantise
+weights and activations (post-training quantisation with a representative dataset, which
+`augmented_images` can widen to new scenes) and give int8 logits, whose argmax is the class
+map, float32 logits or the class map itself (`int8_output`). An int8 file may keep named
+layers in float32 (`int8_float_layers`, selective quantisation), and may come from Google's
+ai-edge-quantizer instead of TensorFlow's converter (`int8_quantizer`).
 
 The ONNX file (opt-in: it needs the `onnx` extra, tf2onnx and onnxruntime) takes `images`
 float32 (B, H, W, 3) RGB 0..255 at the model's size and gives logits (B, H, W, C), as the
@@ -65,7 +66,12 @@ _HOMES = {
     "saved_model_dir": "runtimes",
     "version_dirs": "runtimes",
     "TFLITE_TYPES": "tflite",
+    "INT8_QUANTIZERS": "tflite",
+    "INT8_OUTPUTS": "tflite",
     "convert_tflite": "tflite",
+    "augmented_images": "calibration",
+    "quantize_with_ai_edge": "ai_edge",
+    "stage_snr": "ai_edge",
     "checked_float_layers": "selective",
     "quantize_except": "selective",
     "non_builtin_ops": "tflite",
@@ -75,6 +81,8 @@ __all__ = [
     "BYTES_INPUT",
     "DEFAULT_FORMATS",
     "FORMATS",
+    "INT8_OUTPUTS",
+    "INT8_QUANTIZERS",
     "PADDING_CLASS",
     "TFLITE_TYPES",
     "ExportCheckError",
@@ -83,6 +91,7 @@ __all__ = [
     "Predictor",
     "SavedModelPredictor",
     "TFLitePredictor",
+    "augmented_images",
     "checked_float_layers",
     "class_maps_from_rest_response",
     "convert_tflite",
@@ -94,9 +103,11 @@ __all__ = [
     "next_version",
     "non_builtin_ops",
     "quantize_except",
+    "quantize_with_ai_edge",
     "release_artifacts",
     "rest_request_body",
     "saved_model_dir",
+    "stage_snr",
     "version_dirs",
 ]
 

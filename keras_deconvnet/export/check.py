@@ -96,10 +96,7 @@ def check_artifacts(
         One row for the reference, then one per artifact.
     """
     expected = reference.class_map(images)
-    held = None
-    if masks is not None:
-        counts = np.bincount(np.asarray(masks)[np.asarray(masks) != IGNORE_LABEL].ravel(), minlength=reference.num_classes)
-        held = counts[: reference.num_classes] >= MIN_CLASS_SHARE * max(counts.sum(), 1)
+    held = None if masks is None else held_classes(masks, reference.num_classes)
     rows = []
     for kind, path in {"reference": None, **artifacts}.items():
         predictor = reference if path is None else load_predictor(path, num_threads)
@@ -116,14 +113,21 @@ def check_artifacts(
                 latency_ms=median_latency_ms(predictor, images[0], latency_runs),
                 mean_iou=None if scores is None else scores["mean_iou"],
                 per_class_iou=per_class,
-                worst_drop=_worst_drop(rows[0].per_class_iou, per_class, held) if path and per_class else None,
+                worst_drop=worst_drop(rows[0].per_class_iou, per_class, held) if path and per_class else None,
                 max_class_drop=max_class_drop.get(kind) if path and per_class else None,
             )
         )
     return rows
 
 
-def _worst_drop(reference: Sequence[float], artifact: Sequence[float], held: np.ndarray) -> tuple[int, float] | None:
+def held_classes(masks: np.ndarray, num_classes: int) -> np.ndarray:
+    """Which classes cover at least MIN_CLASS_SHARE of the masks' labelled pixels (bool (C,))."""
+    masks = np.asarray(masks)
+    counts = np.bincount(masks[masks != IGNORE_LABEL].ravel(), minlength=num_classes)[:num_classes]
+    return counts >= MIN_CLASS_SHARE * max(counts.sum(), 1)
+
+
+def worst_drop(reference: Sequence[float], artifact: Sequence[float], held: np.ndarray) -> tuple[int, float] | None:
     """(class, points lost) of the class whose IoU fell most, among the `held` classes both score."""
     drops = [(100 * (ref - iou), index) for index, (ref, iou) in enumerate(zip(reference, artifact))
              if held[index] and not (np.isnan(ref) or np.isnan(iou))]

@@ -20,7 +20,7 @@ from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.runtimes import KerasPredictor
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.selective import checked_float_layers
-from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, convert_tflite
+from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, check_int8_method, convert_tflite
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
 
@@ -63,6 +63,9 @@ def export_model(
     min_agreement: Mapping[str, float] = MIN_AGREEMENT,
     max_class_drop: Mapping[str, float] = MAX_CLASS_DROP,
     int8_float_layers: Sequence[str] = (),
+    int8_quantizer: str = "converter",
+    int8_output: str = "int8",
+    calibration_description: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Exports a model as a new version of `out_dir`, checks it, and only then publishes it.
@@ -84,6 +87,10 @@ def export_model(
             against the Keras model}; kinds absent are only reported.
         int8_float_layers: layers or nested models the int8 TFLite file keeps in float32
             (see `convert_tflite`).
+        int8_quantizer, int8_output: how the int8 TFLite file is quantised and what it gives
+            (see `convert_tflite`).
+        calibration_description: what int8 was calibrated on, for its metadata
+            ("200 images of camvid/train").
         progress: called with a line naming each stage as it starts (a conversion, the check);
             an exception it raises (a deferred Ctrl-C) stops the export as cleanly as any other.
 
@@ -109,6 +116,8 @@ def export_model(
     if int8_float_layers and "int8" not in tflite_types:
         raise UsageError("int8_float_layers are kept float in the int8 TFLite file: export tflite with the int8 type")
     float_layers = checked_float_layers(model, int8_float_layers)
+    check_int8_method(int8_quantizer, int8_output)
+    int8 = {"int8_float_layers": float_layers, "int8_quantizer": int8_quantizer, "int8_output": int8_output}
     out_dir = Path(out_dir)
     absolute = out_dir.absolute()  # its parents, not those of a path such as new/../x
     created = [folder for folder in (absolute, *absolute.parents) if not folder.exists()]  # innermost first
@@ -119,10 +128,11 @@ def export_model(
         raise UsageError(f"cannot create the export folder {out_dir}: {error}") from None
     version = next_version(out_dir)
     names = artifact_names(out_dir.name, version, formats, tflite_types)
-    metadata = {"class_names": class_names, "palette": palette, "source_model": source_model}
+    metadata = {"class_names": class_names, "palette": palette, "source_model": source_model,
+                "calibration": calibration_description}
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
     try:
-        _write_artifacts(model, staging, names, metadata, calibration_images, float_layers, report)
+        _write_artifacts(model, staging, names, metadata, calibration_images, int8, report)
         artifacts = {kind: staging / name for kind, name in names.items()}
         report("checking every file against the Keras model")
         rows = check_artifacts(
@@ -172,14 +182,18 @@ def _failure_message(failed: Sequence[CheckRow], out_dir: Path, class_names: Seq
 
 
 def _write_artifacts(
-    model, folder: Path, names: dict[str, str], metadata: dict, calibration_images, int8_float_layers: tuple,
+    model, folder: Path, names: dict[str, str], metadata: dict, calibration_images, int8: dict,
     report: Callable[[str], None],
 ) -> None:
+    """Writes each artifact and its metadata; `int8` holds convert_tflite's int8 arguments, and
+    `metadata` artifact_metadata's arguments with the int8 file's "calibration"."""
+    metadata = dict(metadata)
+    calibration = metadata.pop("calibration", None)
     tflite_types = [kind.removeprefix("tflite_") for kind in names if kind.startswith("tflite_")]
     if tflite_types:
         calibrated = " (int8 calibrated on the representative images)" if "int8" in tflite_types else ""
         report(f"converting to TFLite {', '.join(tflite_types)}{calibrated}")
-        for dtype, content in convert_tflite(model, tflite_types, calibration_images, int8_float_layers).items():
+        for dtype, content in convert_tflite(model, tflite_types, calibration_images, **int8).items():
             (folder / names[f"tflite_{dtype}"]).write_bytes(content)
     if "keras" in names:
         report("writing the .keras file")
@@ -193,8 +207,9 @@ def _write_artifacts(
     for kind, name in names.items():
         path = metadata_path(folder / name)
         path.parent.mkdir(exist_ok=True)
-        float_layers = int8_float_layers if kind == "tflite_int8" else ()
-        content = artifact_metadata(model, kind, **metadata, int8_float_layers=float_layers)
+        content = artifact_metadata(model, kind, **metadata, **int8)
+        if kind == "tflite_int8" and calibration:
+            content["calibration"] = calibration
         path.write_text(json.dumps(content, indent=2) + "\n")
 
 

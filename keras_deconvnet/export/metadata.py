@@ -27,6 +27,8 @@ def artifact_metadata(
     palette: np.ndarray | None = None,
     source_model: str | None = None,
     int8_float_layers: Sequence[str] = (),
+    int8_quantizer: str = "converter",
+    int8_output: str = "int8",
 ) -> dict:
     """The metadata JSON that goes beside (or, for a SavedModel, inside) an artifact.
 
@@ -39,6 +41,8 @@ def artifact_metadata(
             relative to its working directory when it lies under it).
         int8_float_layers: the layers an int8 TFLite file keeps in float32 (it then gives
             float32 logits); for other kinds ignored.
+        int8_quantizer, int8_output: how the int8 TFLite file was made and what it gives
+            (see `convert_tflite`); for other kinds ignored.
 
     Returns:
         A JSON-ready dict: input size, num_classes, class names, palette, normalisation,
@@ -62,14 +66,16 @@ def artifact_metadata(
         "class_names": names,
         "palette": colours.astype(int).tolist(),
         "normalisation": NORMALISATION,
-        **_tensor_metadata(kind, height, width, num_classes, int8_float_layers),
+        **_tensor_metadata(kind, height, width, num_classes),
+        **(_int8_metadata(height, width, num_classes, int8_float_layers, int8_quantizer, int8_output)
+           if kind == "tflite_int8" else {}),
         "model_name": model.name,
         "source_model": source_model,
         "keras_deconvnet_version": __version__,
     }
 
 
-def _tensor_metadata(kind: str, height: int, width: int, num_classes: int, int8_float_layers: Sequence[str]) -> dict:
+def _tensor_metadata(kind: str, height: int, width: int, num_classes: int) -> dict:
     if kind == "saved_model":
         return {
             "signatures": {
@@ -86,25 +92,39 @@ def _tensor_metadata(kind: str, height: int, width: int, num_classes: int, int8_
     }
     if kind == "tflite_float16":
         tensors["quantisation"] = "float16 weights, float32 computation"
-    elif kind == "tflite_int8" and int8_float_layers:
-        tensors["float_layers"] = list(int8_float_layers)
-        tensors["quantisation"] = (
-            "post-training quantisation with the ops of the float_layers in float32, the ops the int8 "
-            "converter quantises elsewhere in int8; float32 input and logits (QUANTIZE and DEQUANTIZE ops "
-            "inside the model)"
-        )
-    elif kind == "tflite_int8":
-        tensors["output"] = {
-            **tensors["output"],
+    return tensors
+
+
+def _int8_metadata(
+    height: int, width: int, num_classes: int, float_layers: Sequence[str], quantizer: str, output: str
+) -> dict:
+    """What an int8 file computes in int8, what it keeps float, and what it gives (its output
+    tensor, replacing the float files' logits)."""
+    by = "TensorFlow's converter" if quantizer == "converter" else "Google's ai-edge-quantizer"
+    if float_layers:
+        quantisation = (f"post-training quantisation ({by}) with the ops of the float_layers in float32, the "
+                        "other ops in int8 (QUANTIZE and DEQUANTIZE ops at their edges)")
+    else:
+        quantisation = f"full-integer post-training quantisation ({by}): int8 weights and activations"
+    tensor = {"shape": [1, height, width, num_classes], "dtype": "float32", "values": "logits"}
+    if output == "classes":
+        tensor = {"shape": [1, height, width], "dtype": "int32", "values": "the class map (an ARG_MAX op in the graph)"}
+    elif output == "int8" and not (float_layers and quantizer == "converter"):
+        tensor = {
+            **tensor,
             "dtype": "int8",
             "values": "logits = scale * (value - zero_point), the output tensor's quantization; "
             "the argmax of the int8 values is the class map",
         }
-        tensors["quantisation"] = (
-            "full-integer post-training quantisation: int8 weights, activations and logits, "
-            "float32 input (a QUANTIZE op inside the model)"
-        )
-    return tensors
+    metadata = {"output": tensor, "quantisation": quantisation, "quantizer": quantizer, "int8_output": output}
+    if quantizer == "ai-edge-quantizer":  # it quantises the model's input too
+        metadata["input"] = {
+            "shape": [1, height, width, 3], "dtype": "int8",
+            "values": "RGB 0..255 = scale * (value - zero_point), the input tensor's quantization",
+        }
+    if float_layers:
+        metadata["float_layers"] = list(float_layers)
+    return metadata
 
 
 def next_version(out_dir: str | Path) -> int:

@@ -126,28 +126,40 @@ class TFLitePredictor(Predictor):
     """A `.tflite` model of batch size 1, run image by image with LiteRT.
 
     Quantised (int8/uint8) inputs and outputs are handled with each tensor's scale and
-    zero point, so callers always pass float images and get float logits.
+    zero point, so callers always pass float images and get float logits. A file whose
+    output is the class map itself (`export --int8-output classes`) gives class maps only.
     """
 
     def __init__(self, path: Path, num_threads: int | None = None) -> None:
+        self._path = path
         self._interpreter = litert_interpreter(path, num_threads)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         in_shape, out_shape = tuple(self._input["shape"]), tuple(self._output["shape"])
-        if len(in_shape) != 4 or in_shape[0] != 1 or in_shape[3] != 3 or len(out_shape) != 4:
+        metadata = read_metadata(path)
+        self.gives_classes = len(out_shape) == 3 and "num_classes" in metadata
+        if len(in_shape) != 4 or in_shape[0] != 1 or in_shape[3] != 3 or not (len(out_shape) == 4 or self.gives_classes):
             raise UsageError(
                 f"{path} is not a segmentation model with batch size 1 (input {in_shape}, "
                 f"output {out_shape}); export it with scripts/export.py"
             )
-        super().__init__(in_shape[1:3], out_shape[3], read_metadata(path))
+        num_classes = metadata["num_classes"] if self.gives_classes else out_shape[3]
+        super().__init__(in_shape[1:3], num_classes, metadata)
 
     def _logits(self, images: np.ndarray) -> np.ndarray:
+        if self.gives_classes:
+            raise UsageError(
+                f"{self._path} gives the class map, not logits, so test-time augmentation and probabilities "
+                "cannot use it: export it with --int8-output int8 or float"
+            )
         return np.concatenate([_dequantize(self._invoke(image[None]), self._output) for image in images])
 
     def class_map(self, images: np.ndarray) -> np.ndarray:
+        outputs = np.concatenate([self._invoke(image[None]) for image in self._checked(images)])
+        if self.gives_classes:
+            return outputs.astype(np.int32)
         # The argmax of the output as it is: dequantising (a positive scale) keeps the order.
-        outputs = [self._invoke(image[None]) for image in self._checked(images)]
-        return np.argmax(np.concatenate(outputs), axis=-1).astype(np.int32)
+        return np.argmax(outputs, axis=-1).astype(np.int32)
 
     def _invoke(self, image: np.ndarray) -> np.ndarray:
         """The output tensor for one image, as the file gives it (int8 logits stay int8)."""

@@ -65,6 +65,12 @@ def _layer_names(model: keras.Model) -> set[str]:
     return names
 
 
+def scope_pattern(layer: str) -> str:
+    """The regular expression that finds `layer`'s ops in TFLite tensor names: its name scope,
+    with the `_N` suffix tracing may add."""
+    return rf"(?:^|[/;]){re.escape(layer)}(?:_\d+)?/"
+
+
 def tensors_of_layers(tensor_names: Iterable[str], layers: Sequence[str]) -> dict[str, list[str]]:
     """{layer: the TFLite tensor names it produced}.
 
@@ -75,7 +81,7 @@ def tensors_of_layers(tensor_names: Iterable[str], layers: Sequence[str]) -> dic
     tensor_names = list(tensor_names)
     found = {}
     for layer in layers:
-        scope = re.compile(rf"(?:^|[/;]){re.escape(layer)}(?:_\d+)?/")
+        scope = re.compile(scope_pattern(layer))
         found[layer] = [name for name in tensor_names if scope.search(name)]
     return found
 

@@ -1,9 +1,12 @@
 """TFLite conversion: batch size 1, built-in ops only, float32, float16 and int8.
 
-Every file takes float32 RGB 0..255 images. float32 and float16 files give float32 logits;
-int8 files give int8 logits (float = scale * (int8 - zero_point), from the output tensor's
-quantization parameters), whose argmax is the class map, except int8 files that keep named
-layers float (`selective`), which give float32 logits.
+Every file takes float32 RGB 0..255 images. float32 and float16 files give float32 logits.
+An int8 file gives what `int8_output` says: int8 logits (float = scale * (int8 - zero_point),
+from the output tensor's quantization parameters, whose argmax is the class map), float32
+logits, or the class map itself (an ARG_MAX op in the graph, int32 (1, H, W)). int8 files
+that keep named layers float (`selective`) give float32 logits or the class map. TensorFlow's
+converter quantises by default; `int8_quantizer="ai-edge-quantizer"` quantises the float32
+file with Google's ai-edge-quantizer instead (`ai_edge`).
 """
 
 import tempfile
@@ -15,6 +18,7 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as tflite_schema
 
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export.ai_edge import quantize_with_ai_edge
 from keras_deconvnet.export.formats import SERVING_SIGNATURE
 from keras_deconvnet.export.selective import checked_float_layers, quantize_except
 from keras_deconvnet.models import model_input_size
@@ -22,6 +26,8 @@ from keras_deconvnet.models.deploy import deploy_model
 from keras_deconvnet.quiet import native_notices_hidden
 
 TFLITE_TYPES = ("float32", "float16", "int8")
+INT8_QUANTIZERS = ("converter", "ai-edge-quantizer")
+INT8_OUTPUTS = ("int8", "float", "classes")
 
 
 def convert_tflite(
@@ -29,6 +35,8 @@ def convert_tflite(
     tflite_types: Sequence[str] = TFLITE_TYPES,
     calibration_images: Iterable[np.ndarray] | None = None,
     int8_float_layers: Sequence[str] = (),
+    int8_quantizer: str = "converter",
+    int8_output: str = "int8",
 ) -> dict[str, bytes]:
     """Converts a model to TFLite flatbuffers of batch size 1 with built-in ops only.
 
@@ -47,6 +55,10 @@ def convert_tflite(
         int8_float_layers: layers or nested models (e.g. "decoder_stage3") whose ops the
             int8 file keeps in float32 (`selective.quantize_except`); it then gives float32
             logits.
+        int8_quantizer: "converter" (TensorFlow's) or "ai-edge-quantizer" (which gives
+            int8 logits).
+        int8_output: the int8 file's output: "int8" logits, "float" logits or "classes"
+            (the class map); the last two with the converter only.
 
     Returns:
         {dtype: flatbuffer bytes}.
@@ -60,41 +72,62 @@ def convert_tflite(
         raise UsageError("int8 TFLite needs calibration images (a representative dataset)")
     if int8_float_layers and "int8" not in tflite_types:
         raise UsageError("int8_float_layers are kept float in the int8 TFLite file: add int8 to the TFLite types")
+    check_int8_method(int8_quantizer, int8_output)
     float_layers = checked_float_layers(model, int8_float_layers)
     size = model_input_size(model)
     float_form = deploy_model(model)
     # float_form itself when the model has no hard-swish or no int8 file is asked for
     int8_form = deploy_model(float_form, int8=True) if "int8" in tflite_types else float_form
-    by_form = {}  # id of a deploy form: (the form, the types converted from it)
+    by_graph = {}  # (id of a deploy form, class map out): (the form, the types converted from it)
     for dtype in tflite_types:
-        form = int8_form if dtype == "int8" else float_form
-        by_form.setdefault(id(form), (form, []))[1].append(dtype)
+        form, class_map = (int8_form, int8_output == "classes") if dtype == "int8" else (float_form, False)
+        by_graph.setdefault((id(form), class_map), (form, []))[1].append(dtype)
     contents = {}
-    for form, dtypes in by_form.values():  # one SavedModel a form
+    for (_, class_map), (form, dtypes) in by_graph.items():  # one SavedModel a graph
         with tempfile.TemporaryDirectory() as saved_model:
-            _write_batch_one(form, size, saved_model)
-            contents |= {
-                dtype: _convert(saved_model, dtype, calibration_images, size, float_layers) for dtype in dtypes
-            }
+            _write_batch_one(form, size, saved_model, class_map)
+            for dtype in dtypes:
+                if dtype == "int8" and int8_quantizer == "ai-edge-quantizer":
+                    float_content = _convert(saved_model, "float32", None, size)
+                    contents[dtype] = quantize_with_ai_edge(float_content, calibration_images, float_layers)
+                else:
+                    contents[dtype] = _convert(saved_model, dtype, calibration_images, size, float_layers, int8_output)
     return {dtype: contents[dtype] for dtype in tflite_types}
 
 
-def _write_batch_one(model: keras.Model, size: tuple[int, int], directory: str) -> None:
-    """A SavedModel of `model` for batch-1 float32 images of `size`."""
+def check_int8_method(int8_quantizer: str, int8_output: str) -> None:
+    """Raises UsageError for an unknown quantiser or output, or one the quantiser cannot give."""
+    _checked_choices([int8_quantizer], INT8_QUANTIZERS, "int8 quantiser")
+    _checked_choices([int8_output], INT8_OUTPUTS, "int8 output")
+    if int8_quantizer == "ai-edge-quantizer" and int8_output != "int8":
+        raise UsageError("the ai-edge-quantizer's int8 files give int8 logits: --int8-output float and classes "
+                         "need --int8-quantizer converter")
+
+
+def _write_batch_one(model: keras.Model, size: tuple[int, int], directory: str, class_map: bool = False) -> None:
+    """A SavedModel of `model` for batch-1 float32 images of `size`, giving its logits, or
+    with `class_map` their int32 argmax (one ARG_MAX op; Keras' argmax adds bitwise ops that
+    TFLite has no built-in for)."""
+
+    def serve(image):
+        logits = model(image, training=False)
+        return {"class_map": tf.argmax(logits, axis=-1, output_type=tf.int32)} if class_map else {"logits": logits}
+
     archive = keras.export.ExportArchive()
     archive.add_endpoint(
         SERVING_SIGNATURE,
-        lambda image: {"logits": model(image, training=False)},
+        serve,
         input_signature=[tf.TensorSpec((1, *size, 3), tf.float32, name="image")],
     )
     archive.write_out(directory, verbose=False)
 
 
 def _convert(
-    saved_model: str, dtype: str, calibration_images, size: tuple[int, int], float_layers: Sequence[str] = ()
+    saved_model: str, dtype: str, calibration_images, size: tuple[int, int], float_layers: Sequence[str] = (),
+    int8_output: str = "int8",
 ) -> bytes:
-    """One TFLite flatbuffer of the batch-1 SavedModel (int8 with `float_layers` in float32);
-    fails on non-built-in ops."""
+    """One TFLite flatbuffer of the batch-1 SavedModel (int8 with `float_layers` in float32 and
+    the `int8_output`); fails on non-built-in ops."""
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     # Select TF ops are allowed only so that the flatbuffer names the offending ops
     # (non_builtin_ops) instead of the converter failing with an MLIR dump.
@@ -106,10 +139,11 @@ def _convert(
         converter.target_spec.supported_types = [tf.float16]
     if dtype == "int8":
         converter.representative_dataset = _representative_dataset(calibration_images, size)
-        # int8 logits out: dequantising the full-resolution logits was about a tenth of the
-        # int8 file's latency, and their argmax is the class map as it is (positive scale).
-        # (Selective quantisation ignores this: its quantiser keeps float input and logits.)
-        converter.inference_output_type = tf.int8
+        if int8_output == "int8":
+            # int8 logits out: dequantising the full-resolution logits was about a tenth of the
+            # int8 file's latency, and their argmax is the class map as it is (positive scale).
+            # (Selective quantisation ignores this: its quantiser keeps float input and logits.)
+            converter.inference_output_type = tf.int8
     try:
         with native_notices_hidden():
             selective = dtype == "int8" and float_layers
