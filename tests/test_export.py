@@ -38,6 +38,7 @@ from keras_deconvnet.export import (
 from keras_deconvnet.export import check as check_module
 from keras_deconvnet.export.formats import read_metadata
 from keras_deconvnet.export.runtimes import Predictor
+from keras_deconvnet.export.sources import DataSource, data_source
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SIZE, CLASSES = 64, 3
@@ -504,12 +505,11 @@ def test_export_takes_the_dataset_from_the_run_beside_the_model(tmp_path, monkey
     monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images(sources))
     args = ["--model", str(model), "--out", str(tmp_path / "out"), "--formats", "keras", "--check-images", "2", "--latency-runs", "1"]
     script.main(script.get_args_parser().parse_args(args))
-    assert sources == [(script.DataSource("camvid", "/data/CamVid", 255, {"seed": 1}), "val")]
+    assert sources == [(DataSource("camvid", "/data/CamVid", 255, {"seed": 1}), "val")]
     # A model outside the working directory is named by its absolute path.
     assert read_metadata(next((tmp_path / "out").glob("*.keras")))["source_model"] == str(model)
     # Flags win, and the run's folder and options stay with the run's dataset.
-    flags = script.get_args_parser().parse_args(["--model", str(model), "--out", "x", "--calibration-dataset", "folder", "--ignore-label", "0"])
-    assert script.data_source(flags, needs_calibration=True) == script.DataSource("folder", None, 0, {})
+    assert data_source(str(model), "folder", ignore_label=0, needs_calibration=True) == DataSource("folder", None, 0, {})
 
 
 def test_export_refuses_a_negative_class_drop_before_any_work(tmp_path):

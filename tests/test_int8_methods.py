@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
+from conftest import random_images
 from test_selective import CLASSES, SIZE, staged_model, tensor_dtypes_by_layer
 
-from conftest import random_images
 from keras_deconvnet import UsageError
 from keras_deconvnet.export import convert_tflite, export_model, load_predictor
 from keras_deconvnet.export.runtimes import KerasPredictor
@@ -130,7 +130,8 @@ def test_export_script_records_the_int8_method_and_its_calibration(model, tmp_pa
     metadata = json.loads((tmp_path / "out" / "out_v1_int8.json").read_text())
     assert augmented == [("train", 4)]
     assert metadata["calibration"] == "4 images of synthetic/train and 4 augmented copies"
-    assert (metadata["int8_output"], metadata["quantizer"], metadata["output"]["dtype"]) == ("classes", "converter", "int32")
+    method = (metadata["int8_output"], metadata["quantizer"], metadata["output"]["dtype"])
+    assert method == ("classes", "converter", "int32")
     for flags, message in [
         (["--tflite-types", "float32", "--calibration-augment"], "--calibration-augment apply to the int8"),
         (["--tflite-types", "int8", "--int8-quantizer", "ai-edge-quantizer", "--int8-output", "float"],

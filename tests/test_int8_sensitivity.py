@@ -6,11 +6,16 @@ import json
 
 import numpy as np
 import pytest
+from conftest import load_script, synthetic_dataset_images
 from test_selective import staged_model
 
-from conftest import load_script, synthetic_dataset_images
 from keras_deconvnet import UsageError
-from keras_deconvnet.export.sensitivity import Candidate, CandidateRow, default_candidates, format_sensitivity_table
+from keras_deconvnet.export.sensitivity import (
+    Candidate,
+    CandidateRow,
+    default_candidates,
+    format_sensitivity_table,
+)
 
 
 def test_the_default_candidates_are_each_quantizer_then_each_stage_alone_float():
@@ -29,8 +34,8 @@ def test_the_table_names_the_class_each_candidate_lost_most():
 def test_the_command_scores_every_candidate_and_writes_its_figures(tmp_path, monkeypatch):
     pytest.importorskip("ai_edge_quantizer")
     staged_model().save(tmp_path / "staged.keras")
-    monkeypatch.setattr("keras_deconvnet.commands.export.dataset_images", synthetic_dataset_images())
     script = load_script("int8_sensitivity")
+    monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
     common = ["--model", str(tmp_path / "staged.keras"), "--calibration-dataset", "demo", "--images", "2",
               "--calibration-images", "4", "--latency-runs", "1"]
     script.main(script.get_args_parser().parse_args([

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,14 +40,10 @@ from keras_deconvnet.commands.choices import (
     TFLITE_TYPES,
 )
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
-from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export.sources import augmented_calibration, data_source, dataset_images, run_config
 from keras_deconvnet.folders import check_output_dir
 from keras_deconvnet.interrupts import DeferredInterrupt
-
-if TYPE_CHECKING:
-    import keras
-
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -141,16 +135,6 @@ def parse_list(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
     return items
 
 
-@dataclasses.dataclass(frozen=True)
-class DataSource:
-    """The dataset an export calibrates int8 on and checks with, and how to load it."""
-
-    name: str
-    data_dir: str | None = None
-    ignore_label: int = 255
-    options: dict = dataclasses.field(default_factory=dict)  # e.g. the demo set's size
-
-
 def recorded_path(path: str) -> str:
     """`path` as the metadata records it: relative to the working directory when it lies
     under it (released files committed to a repository then name no machine's folders),
@@ -160,81 +144,6 @@ def recorded_path(path: str) -> str:
         return absolute.relative_to(os.getcwd()).as_posix()
     except ValueError:
         return str(absolute)
-
-
-def run_config(model_path: str) -> dict:
-    """The config.json of the training run beside the model (a run folder's best.keras), or {}."""
-    path = Path(model_path).with_name("config.json")
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read the run config {path}: {error}") from None
-
-
-def data_source(args: argparse.Namespace, needs_calibration: bool) -> DataSource:
-    """--calibration-dataset, else the dataset the model was trained on, else demo for the check only.
-
-    Raises:
-        UsageError: int8 needs calibration images and nothing says what the model was trained on.
-    """
-    run = run_config(args.model)
-    name = args.calibration_dataset or run.get("dataset")
-    if name is None and needs_calibration:
-        raise UsageError(
-            f"int8 needs calibration images of the data {args.model} was trained on and no run config.json "
-            "beside it says which: pass --calibration-dataset (and --data-dir), or --tflite-types float32,float16"
-        )
-    recorded = run if name == run.get("dataset") else {}  # the run's folder and options fit its dataset only
-    return DataSource(
-        name or "demo",
-        args.data_dir or recorded.get("data_dir"),
-        recorded.get("ignore_label", 255) if args.ignore_label is None else args.ignore_label,
-        recorded.get("dataset_options") or {},
-    )
-
-
-def dataset_images(
-    source: DataSource, split: str, count: int, model: keras.Model
-) -> tuple[np.ndarray, np.ndarray, DatasetInfo]:
-    """Up to `count` images and masks of a split at the model's input size, and the DatasetInfo.
-
-    Raises:
-        UsageError: the dataset's classes differ from the model's, or the split is empty.
-    """
-    from keras_deconvnet.models import model_input_size
-    from keras_deconvnet.pipeline import evaluation_pipeline
-
-    num_classes = model.output_shape[-1]
-    options = {**source.options, **label_options(source.name, num_classes, source.ignore_label)}
-    dataset, info = load_split(source.name, split, source.data_dir, **options)
-    if info.num_classes != num_classes:
-        raise UsageError(
-            f"the model predicts {num_classes} classes but {info.name} has {info.num_classes}; "
-            "pass the dataset the model was trained on with --calibration-dataset"
-        )
-    batches = evaluation_pipeline(
-        dataset.take(count), num_classes=info.num_classes, ignore_label=info.ignore_label,
-        input_size=model_input_size(model), batch_size=16,
-    )
-    pairs = [(images.numpy(), masks.numpy()) for images, masks in batches]
-    if not pairs:
-        raise UsageError(f"the {split} split of {info.name} has no images")
-    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]), info
-
-
-def augmented_calibration(source: DataSource, split: str, count: int, model: keras.Model) -> np.ndarray:
-    """An augmented copy of each of the first `count` images of a split, at the model's size."""
-    from keras_deconvnet.export import augmented_images
-    from keras_deconvnet.models import model_input_size
-
-    options = {**source.options, **label_options(source.name, model.output_shape[-1], source.ignore_label)}
-    dataset, info = load_split(source.name, split, source.data_dir, **options)
-    return augmented_images(
-        dataset, num_classes=info.num_classes, ignore_label=info.ignore_label, input_size=model_input_size(model),
-        count=count,
-    )
 
 
 def interrupted_export(out_dir: Path, before: set[str]) -> str:
@@ -291,7 +200,7 @@ def main(args: argparse.Namespace) -> None:
         model = resize_model(model, args.input_size)
     checked_float_layers(model, float_layers)  # a misspelt layer fails before the data loads
     needs_calibration = "tflite" in formats and "int8" in tflite_types
-    source = data_source(args, needs_calibration)
+    source = data_source(args.model, args.calibration_dataset, args.data_dir, args.ignore_label, needs_calibration)
     check_images, check_masks, info = dataset_images(source, args.check_split, args.check_images, model)
     calibration, described = None, None
     if needs_calibration:

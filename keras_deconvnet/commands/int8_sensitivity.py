@@ -21,6 +21,7 @@ import numpy as np
 from keras_deconvnet.cli import add_verbose_argument, int_flag, size_flag
 from keras_deconvnet.commands.choices import INT8_QUANTIZERS
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export.sources import augmented_calibration, data_source, dataset_images
 from keras_deconvnet.json_files import write_json
 
 
@@ -29,14 +30,23 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="the .keras model to quantise")
     parser.add_argument(
         "--calibration-dataset",
-        help="dataset of the calibration and scored splits (default: the one in the run's config.json beside the model)",
+        help="dataset of the calibration and scored splits (default: the one in the run's config.json beside "
+        "the model)",
     )
     parser.add_argument("--data-dir", help="the dataset's source folder (default: the run's)")
-    parser.add_argument("--ignore-label", type=int, help="ignore label, for a folder dataset (default: the run's, else 255)")
-    parser.add_argument("--split", default="val", help="split to score each file on, one the model did not train on (default: val)")
-    parser.add_argument("--images", type=int_flag(1), default=1000, help="images of --split to score (default: 1000, all of CamVid's)")
+    parser.add_argument(
+        "--ignore-label", type=int, help="ignore label, for a folder dataset (default: the run's, else 255)"
+    )
+    parser.add_argument(
+        "--split", default="val", help="split to score each file on, one the model did not train on (default: val)"
+    )
+    parser.add_argument(
+        "--images", type=int_flag(1), default=1000, help="images of --split to score (default: 1000, all of CamVid's)"
+    )
     parser.add_argument("--calibration-split", default="train", help="split for int8 calibration (default: train)")
-    parser.add_argument("--calibration-images", type=int_flag(1), default=200, help="int8 calibration images (default: 200)")
+    parser.add_argument(
+        "--calibration-images", type=int_flag(1), default=200, help="int8 calibration images (default: 200)"
+    )
     parser.add_argument(
         "--calibration-augment", action="store_true",
         help="calibrate on each image and an augmented copy, as export --calibration-augment (default: off)",
@@ -51,9 +61,16 @@ def get_args_parser() -> argparse.ArgumentParser:
         help=f"comma-separated, of {', '.join(INT8_QUANTIZERS)}: each candidate is made with each; the "
         "ai-edge-quantizer needs pip install \"keras-deconvnet[quantizer]\" (default: converter)",
     )
-    parser.add_argument("--input-size", type=size_flag, help="quantise at this HEIGHTxWIDTH (multiples of 32), as export --input-size (default: the model's)")
-    parser.add_argument("--latency-runs", type=int_flag(1), default=20, help="timed single-image runs of each file (default: 20)")
-    parser.add_argument("--num-threads", type=int_flag(1), default=1, help="LiteRT threads for the latencies (default: 1)")
+    parser.add_argument(
+        "--input-size", type=size_flag,
+        help="quantise at this HEIGHTxWIDTH (multiples of 32), as export --input-size (default: the model's)",
+    )
+    parser.add_argument(
+        "--latency-runs", type=int_flag(1), default=20, help="timed single-image runs of each file (default: 20)"
+    )
+    parser.add_argument(
+        "--num-threads", type=int_flag(1), default=1, help="LiteRT threads for the latencies (default: 1)"
+    )
     parser.add_argument("--out", help="also write the figures to this JSON file (default: print only)")
     add_verbose_argument(parser)
     return parser
@@ -77,7 +94,7 @@ def parse_candidates(text: str | None, quantizers: list[str], model) -> list:
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.commands.export import augmented_calibration, data_source, dataset_images, parse_list
+    from keras_deconvnet.commands.export import parse_list
     from keras_deconvnet.export.sensitivity import format_sensitivity_table, measure_candidates, rows_as_json
     from keras_deconvnet.models import load_model, resize_model
 
@@ -88,7 +105,9 @@ def main(args: argparse.Namespace) -> None:
     if args.input_size:
         model = resize_model(model, args.input_size)
     candidates = parse_candidates(args.candidates, quantizers, model)
-    source = data_source(args, needs_calibration=True)
+    source = data_source(
+        args.model, args.calibration_dataset, args.data_dir, args.ignore_label, needs_calibration=True
+    )
     images, masks, info = dataset_images(source, args.split, args.images, model)
     calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
     described = f"{len(calibration)} images of {info.name}/{args.calibration_split}"
@@ -103,8 +122,10 @@ def main(args: argparse.Namespace) -> None:
         num_threads=args.num_threads, progress=lambda line: print(line, flush=True),
     )
     print(format_sensitivity_table(reference_iou, rows, info.class_names))
-    report = {"model": args.model, "split": f"{info.name}/{args.split}", "images": len(images),
-              "calibration": described, "threads": args.num_threads, **rows_as_json(reference_iou, rows, info.class_names)}
+    report = {
+        "model": args.model, "split": f"{info.name}/{args.split}", "images": len(images), "calibration": described,
+        "threads": args.num_threads, **rows_as_json(reference_iou, rows, info.class_names),
+    }
     if "ai-edge-quantizer" in quantizers:
         report["stage_snr_db"] = print_stage_snr(model, calibration, images)
     if args.out:

@@ -138,7 +138,8 @@ class TFLitePredictor(Predictor):
         in_shape, out_shape = tuple(self._input["shape"]), tuple(self._output["shape"])
         metadata = read_metadata(path)
         self.gives_classes = len(out_shape) == 3 and "num_classes" in metadata
-        if len(in_shape) != 4 or in_shape[0] != 1 or in_shape[3] != 3 or not (len(out_shape) == 4 or self.gives_classes):
+        segmentation_output = len(out_shape) == 4 or self.gives_classes
+        if len(in_shape) != 4 or in_shape[0] != 1 or in_shape[3] != 3 or not segmentation_output:
             raise UsageError(
                 f"{path} is not a segmentation model with batch size 1 (input {in_shape}, "
                 f"output {out_shape}); export it with scripts/export.py"
