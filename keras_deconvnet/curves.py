@@ -90,6 +90,8 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
 def draw_curves(history: dict[str, list[float]], title: str):
     """The four panels of `history` (as `read_history` gives it) in a matplotlib figure."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
     numbers = history.get("epoch", [])
     rows = len(next(iter(history.values())))
     if len(numbers) == rows and all(math.isfinite(n) for n in numbers):
@@ -108,6 +110,10 @@ def draw_curves(history: dict[str, list[float]], title: str):
         axis.grid(alpha=0.3)
         if panel == "loss" and values and min(values) > 0:
             axis.set_yscale("log")
+            # plain numbers (1.95, not 1.95x10^0) on the major and minor ticks of the log axis
+            axis.yaxis.set_major_formatter(ScalarFormatter())
+            axis.yaxis.set_minor_formatter(ScalarFormatter())
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if any(label for column, label in series if column in history):
             axis.legend()
     for axis in axes[1]:

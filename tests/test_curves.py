@@ -92,3 +92,17 @@ def test_a_history_file_is_accepted_and_a_foreign_file_is_one_line_error(tmp_pat
     (tmp_path / "last.keras").write_bytes(b"PK\x03\x04\xff\xfe\x00\x81binary")
     with pytest.raises(UsageError, match="not a CSV file"):
         plot_curves(tmp_path / "last.keras")
+
+
+def test_short_runs_get_whole_epoch_ticks_and_the_log_axis_plain_numbers():
+    import matplotlib.pyplot as plt
+
+    history = {"epoch": [0.0, 1.0, 2.0, 3.0], "loss": [2.0, 1.95, 1.9, 1.85], "val_loss": [2.1, 2.0, 1.97, 1.96]}
+    figure = draw_curves(history, "four epochs")
+    figure.canvas.draw()
+    loss = figure.axes[0]
+    ticks = [tick for tick in loss.get_xticks() if loss.get_xlim()[0] <= tick <= loss.get_xlim()[1]]
+    assert ticks and all(float(tick).is_integer() for tick in ticks)
+    labels = [label.get_text() for label in (*loss.get_yticklabels(), *loss.get_yticklabels(minor=True))]
+    assert any(labels) and not any("times" in label or "^" in label for label in labels)
+    plt.close(figure)

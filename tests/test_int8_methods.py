@@ -3,6 +3,7 @@ class map) and `--int8-quantizer ai-edge-quantizer`, with selective float stages
 three-class model of test_selective."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -139,3 +140,26 @@ def test_export_script_records_the_int8_method_and_its_calibration(model, tmp_pa
     ]:
         with pytest.raises(UsageError, match=message):
             script.main(script.get_args_parser().parse_args([*common, *flags]))
+
+
+def test_an_export_removes_the_staging_folders_of_killed_exports_only(model, images, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    killed, ownerless, live = out / ".export-killed", out / ".export-ownerless", out / ".export-live"
+    for folder, owner in ((killed, finished.stdout.strip()), (ownerless, None), (live, str(os.getpid()))):
+        folder.mkdir(parents=True)
+        (folder / "out_v1.keras").write_bytes(b"half-written")
+        if owner:
+            (folder / "owner.pid").write_text(owner)
+    lines = []
+    result = export_model(model, out, images[:1], formats=["keras"], latency_runs=1, progress=lines.append)
+    assert not killed.exists() and not ownerless.exists() and live.exists()
+    assert [line for line in lines if line.startswith("removed")] == [
+        f"removed .export-killed, left in {out} by an export that was killed",
+        f"removed .export-ownerless, left in {out} by an export that was killed",
+    ]
+    assert sorted(path.name for path in out.iterdir()) == [".export-live", "out_v1.json", "out_v1.keras"]
+    assert result.version == 1

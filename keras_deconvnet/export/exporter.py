@@ -24,6 +24,10 @@ from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, check_
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
 
+# The hidden folder an export writes into before publishing; TF Serving ignores it.
+STAGING_PREFIX = ".export-"
+_OWNER = "owner.pid"  # inside it: the id of the process writing it
+
 FORMATS = ("keras", "saved_model", "tflite", "onnx")
 # What an export writes unless told: ONNX needs the optional tf2onnx and onnxruntime.
 DEFAULT_FORMATS = ("keras", "saved_model", "tflite")
@@ -130,7 +134,10 @@ def export_model(
     names = artifact_names(out_dir.name, version, formats, tflite_types)
     metadata = {"class_names": class_names, "palette": palette, "source_model": source_model,
                 "calibration": calibration_description}
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    for stale in remove_stale_staging(out_dir):
+        report(f"removed {stale}, left in {out_dir} by an export that was killed")
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    (staging / _OWNER).write_text(str(os.getpid()))
     try:
         _write_artifacts(model, staging, names, metadata, calibration_images, int8, report)
         artifacts = {kind: staging / name for kind, name in names.items()}
@@ -181,6 +188,31 @@ def _failure_message(failed: Sequence[CheckRow], out_dir: Path, class_names: Seq
     return "; ".join(reasons) + f"; nothing was written to {out_dir}"
 
 
+def remove_stale_staging(out_dir: Path) -> list[str]:
+    """Deletes the hidden staging folders of exports that were killed (`kill -9`, a crash)
+    before they could clean up: those whose owner process is gone. Returns their names."""
+    removed = []
+    for folder in sorted(out_dir.glob(f"{STAGING_PREFIX}*")):
+        if folder.is_dir() and not _owner_alive(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    return removed
+
+
+def _owner_alive(staging: Path) -> bool:
+    try:
+        pid = int((staging / _OWNER).read_text())
+    except (OSError, ValueError):  # no owner file: half-created, or from before owners were written
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 def _write_artifacts(
     model, folder: Path, names: dict[str, str], metadata: dict, calibration_images, int8: dict,
     report: Callable[[str], None],
@@ -215,7 +247,8 @@ def _write_artifacts(
 
 def _publish(staging: Path, out_dir: Path) -> None:
     """Moves the staged files into `out_dir`, version folders last; never overwrites."""
-    entries = sorted(staging.iterdir(), key=lambda entry: entry.name.isdigit())
+    staged = [entry for entry in staging.iterdir() if entry.name != _OWNER]
+    entries = sorted(staged, key=lambda entry: entry.name.isdigit())
     taken = [entry.name for entry in entries if (out_dir / entry.name).exists()]
     if taken:
         raise UsageError(f"{', '.join(taken)} already exist in {out_dir}; another export ran at the same time?")
