@@ -97,14 +97,24 @@ class SegmentationImageLogger(keras.callbacks.Callback):
             )
             for image, prediction, mask in zip(self.images, predictions, self.masks)
         ]
-        self.run.log({"val_predictions": overlays, "epoch": epoch})
+        # On W&B's epoch axis ("epoch/epoch", as `metrics_logger` logs it), so that the run's
+        # summary does not end on the epoch of the last overlays.
+        self.run.log({"epoch/val_predictions": overlays, "epoch/epoch": epoch})
 
 
 def metrics_logger():
-    """W&B's own Keras callback: every value in the epoch logs."""
+    """W&B's own Keras callback: every value in the epoch logs, the learning rate as the epoch
+    logs give it (the rate the epoch trained with). W&B's callback would replace it with the
+    rate after the epoch's last step, which is 0 after a schedule's last epoch."""
     from wandb.integration.keras import WandbMetricsLogger
 
-    return WandbMetricsLogger(log_freq="epoch")
+    class EpochMetricsLogger(WandbMetricsLogger):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs and "learning_rate" in logs:
+                self._get_lr = lambda: None  # the epoch logs' rate stands
+            super().on_epoch_end(epoch, logs)
+
+    return EpochMetricsLogger(log_freq="epoch")
 
 
 def finish_run(run, best_model: Path, summary_file: Path, metrics: dict, artifact_name: str) -> None:

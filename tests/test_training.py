@@ -274,6 +274,35 @@ def test_wandb_offline_writes_a_run_folder(images_every, tmp_path, monkeypatch):
     assert list(runs[0].glob("*.wandb"))
 
 
+def test_wandb_logs_on_its_epoch_axis_with_the_rate_each_epoch_trained_with(tmp_path, monkeypatch):
+    """The run summary showed `epoch 0` (the overlays' last epoch) and a learning rate of 0 (the
+    rate after a schedule's last step) after a 4-epoch run."""
+    import keras
+    import wandb
+
+    from keras_deconvnet.tracking import SegmentationImageLogger, metrics_logger
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run = wandb.init(mode="offline", dir=str(tmp_path))
+    logged = []
+    monkeypatch.setattr(wandb, "log", lambda values, *args, **kwargs: logged.append(values))
+    monkeypatch.setattr(run, "log", lambda values, *args, **kwargs: logged.append(values))
+    images = keras.Input((8, 8, 3))
+    model = keras.Model(images, keras.layers.Conv2D(2, 1)(images))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0))  # where a schedule ends
+    try:
+        overlay_logger = SegmentationImageLogger(run, np.zeros((1, 8, 8, 3)), np.zeros((1, 8, 8)), ["a", "b"])
+        for callback in (metrics_logger(), overlay_logger):
+            callback.set_model(model)
+            callback.on_epoch_end(0, {"loss": 1.0, "learning_rate": 2e-3})
+    finally:
+        run.finish()
+    metrics, overlays = logged
+    assert metrics["epoch/epoch"] == 0 and metrics["epoch/learning_rate"] == 2e-3
+    assert set(overlays) == {"epoch/val_predictions", "epoch/epoch"}
+
+
 def test_a_log_that_is_not_a_terminal_gets_one_line_an_epoch(tmp_path, capsys):
     train(small_config(tmp_path / "run", epochs=2))
     out = capsys.readouterr().out
