@@ -12,11 +12,16 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 from conftest import load_script
+
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.models import build_model
-from keras_deconvnet.training import TrainConfig, ValidationScores, load_initial_weights, train
+from keras_deconvnet.training import (
+    TrainConfig,
+    ValidationScores,
+    load_initial_weights,
+    train,
+)
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 SMALL_DEMO = {"num_train": 16, "num_val": 8, "image_size": 64}
@@ -517,3 +522,10 @@ def test_export_checks_a_run_on_the_data_it_trained_on(trained_run, tmp_path, ca
     check_line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("check: "))
     assert "check: 8 images of demo/val" in check_line
     assert "TFLite" not in check_line  # --formats keras: no TFLite threads to report
+
+
+def test_a_batch_that_cannot_fit_in_memory_is_refused_at_once(tmp_path):
+    run_dir = tmp_path / "huge"
+    with pytest.raises(UsageError, match=r"--input-size 32000x32000 with --batch-size 2 needs at least [\d,]+ GiB"):
+        train(small_config(run_dir, input_size=(32000, 32000), batch_size=2))
+    assert not run_dir.exists()

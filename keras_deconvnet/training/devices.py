@@ -5,6 +5,7 @@ the default strategy never imports TensorFlow.
 """
 
 import contextlib
+import os
 
 import keras
 
@@ -87,6 +88,30 @@ def all_workers_ok(strategy, ok: bool) -> bool:
 
     failures = strategy.experimental_distribute_values_from_function(lambda _: tf.constant(0.0 if ok else 1.0))
     return float(strategy.reduce(tf.distribute.ReduceOp.SUM, failures, axis=None)) == 0.0
+
+
+# A floor on what one pixel of a training batch costs in memory (activations kept for the
+# backward pass, their gradients, float32): the models here take more, so a batch whose floor
+# exceeds the machine's memory cannot train. A refusal, not a forecast.
+TRAINING_BYTES_PER_PIXEL = 1024
+
+
+def check_batch_fits_memory(input_size: tuple[int, int], batch_size: int) -> None:
+    """Refuses, at once, a batch that cannot fit in this machine's memory when training on the
+    CPU (rather than a long silence and a swap storm); GPUs are left to their own errors.
+
+    Raises:
+        UsageError: batch_size * height * width * TRAINING_BYTES_PER_PIXEL exceeds the memory.
+    """
+    height, width = input_size
+    needed = batch_size * height * width * TRAINING_BYTES_PER_PIXEL
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > memory and not _has_gpu():
+        raise UsageError(
+            f"--input-size {height}x{width} with --batch-size {batch_size} needs at least {needed / 2**30:,.0f} GiB "
+            f"of memory to train and this machine has {memory / 2**30:,.0f} GiB: train on crops (a smaller "
+            "--input-size; evaluate and export run at any size) or a smaller --batch-size"
+        )
 
 
 def _has_gpu() -> bool:

@@ -35,6 +35,7 @@ from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.data import has_tensorflow, prepare_data
 from keras_deconvnet.training.devices import (
     all_workers_ok,
+    check_batch_fits_memory,
     is_chief,
     make_strategy,
     set_mixed_precision,
@@ -42,7 +43,12 @@ from keras_deconvnet.training.devices import (
 )
 from keras_deconvnet.training.interrupts import StopBetweenSteps
 from keras_deconvnet.training.optim import build_optimizer, compile_for_training
-from keras_deconvnet.training.resume import earlier_seconds, monitored_history, restore_state, resume_point
+from keras_deconvnet.training.resume import (
+    earlier_seconds,
+    monitored_history,
+    restore_state,
+    resume_point,
+)
 
 
 def load_initial_weights(model: keras.Model, path: str | Path) -> None:
@@ -114,6 +120,7 @@ def train(config: TrainConfig) -> dict:
         return train_on_device(config)
     validate(config)
     strategy = make_strategy(config.strategy)  # before any other TensorFlow op
+    check_batch_fits_memory(config.input_size, config.batch_size)
     chief = is_chief(strategy)
     refusal = None
     try:
