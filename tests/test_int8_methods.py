@@ -163,3 +163,15 @@ def test_an_export_removes_the_staging_folders_of_killed_exports_only(model, ima
     ]
     assert sorted(path.name for path in out.iterdir()) == [".export-live", "out_v1.json", "out_v1.keras"]
     assert result.version == 1
+
+
+def test_float_ops_names_what_an_int8_file_computes_in_float32(model, images, tmp_path):
+    from keras_deconvnet.export.tflite import float_ops
+
+    assert float_ops(convert_tflite(model, ["int8"], images)["int8"]) == {}
+    selective = float_ops(convert_tflite(model, ["int8"], images, int8_float_layers=["stage"])["int8"])
+    assert selective == {"ADD": 1, "CONV_2D": 1}  # the stage's conv (ReLU fused) and its residual add
+    result = export_model(model, tmp_path / "out", images[:1], formats=["tflite"], tflite_types=["int8"],
+                          calibration_images=images, latency_runs=1, int8_float_layers=["stage"],
+                          min_agreement={}, max_class_drop={})
+    assert json.loads(result.artifacts["tflite_int8"].with_suffix(".json").read_text())["float_ops"] == selective

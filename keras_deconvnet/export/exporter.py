@@ -20,7 +20,13 @@ from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.runtimes import KerasPredictor
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.selective import checked_float_layers
-from keras_deconvnet.export.tflite import TFLITE_TYPES, _checked_choices, check_int8_method, convert_tflite
+from keras_deconvnet.export.tflite import (
+    TFLITE_TYPES,
+    _checked_choices,
+    check_int8_method,
+    convert_tflite,
+    float_ops,
+)
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
 
@@ -222,11 +228,14 @@ def _write_artifacts(
     metadata = dict(metadata)
     calibration = metadata.pop("calibration", None)
     tflite_types = [kind.removeprefix("tflite_") for kind in names if kind.startswith("tflite_")]
+    int8_float_ops = {}
     if tflite_types:
         calibrated = " (int8 calibrated on the representative images)" if "int8" in tflite_types else ""
         report(f"converting to TFLite {', '.join(tflite_types)}{calibrated}")
         for dtype, content in convert_tflite(model, tflite_types, calibration_images, **int8).items():
             (folder / names[f"tflite_{dtype}"]).write_bytes(content)
+            if dtype == "int8":
+                int8_float_ops = float_ops(content)
     if "keras" in names:
         report("writing the .keras file")
         model.save(folder / names["keras"])
@@ -240,8 +249,11 @@ def _write_artifacts(
         path = metadata_path(folder / name)
         path.parent.mkdir(exist_ok=True)
         content = artifact_metadata(model, kind, **metadata, **int8)
-        if kind == "tflite_int8" and calibration:
-            content["calibration"] = calibration
+        if kind == "tflite_int8":
+            # What runs in float32 besides --int8-float-layers (ops a quantiser has no int8 kernel for)
+            content["float_ops"] = int8_float_ops
+            if calibration:
+                content["calibration"] = calibration
         path.write_text(json.dumps(content, indent=2) + "\n")
 
 

@@ -192,6 +192,23 @@ def non_builtin_ops(content: bytes) -> list[str]:
     return sorted(names)
 
 
+def float_ops(content: bytes) -> dict[str, int]:
+    """{op name: count} of the ops of a TFLite flatbuffer that compute in float32 (a float32
+    output), other than the DEQUANTIZE ops that hand them their inputs; {} for a file that is
+    integer throughout."""
+    model = tflite_schema.Model.GetRootAs(content, 0)
+    names = {value: name for name, value in vars(tflite_schema.BuiltinOperator).items() if not name.startswith("_")}
+    counts = {}
+    for subgraph in (model.Subgraphs(index) for index in range(model.SubgraphsLength())):
+        for op in (subgraph.Operators(index) for index in range(subgraph.OperatorsLength())):
+            code = model.OperatorCodes(op.OpcodeIndex())
+            name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
+            outputs = [subgraph.Tensors(op.Outputs(index)) for index in range(op.OutputsLength())]
+            if name != "DEQUANTIZE" and any(t.Type() == tflite_schema.TensorType.FLOAT32 for t in outputs):
+                counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _checked_choices(values: Sequence[str], choices: Sequence[str], what: str) -> tuple[str, ...]:
     values = tuple(dict.fromkeys(values))
     unknown = [value for value in values if value not in choices]
