@@ -157,6 +157,7 @@ def test_train_refuses_a_bad_recipe_in_one_line_before_writing(tmp_path, monkeyp
     for flags, message in (
         (["--recipe", "no-such-recipe"], "no such file and no recipe of that name; pass a .toml file or one of: camvid"),
         (["--recipe", "camvid", "--preset", "camvid"], "--recipe and --preset: pass one"),
+        (["--resume", "--preset", "camvid"], "--preset camvid would be ignored: drop it"),
         (["--recipe", str(path), "--epochs", "0"], "--epochs must be at least 1, got 0"),
     ):
         monkeypatch.setattr(sys, "argv", ["train.py", *flags, "--output-dir", str(run_dir)])

@@ -110,6 +110,9 @@ def main(args: argparse.Namespace) -> None:
     output_dir = args.output_dir or DEFAULTS.output_dir
     if args.recipe is not None and args.preset is not None:
         raise UsageError("--recipe and --preset: pass one (a preset is a one-stage recipe)")
+    if args.resume and args.preset is not None:
+        raise UsageError(f"--resume continues {output_dir} with its saved settings, so --preset {args.preset} would be "
+                         "ignored: drop it (or start a new run in another --output-dir)")
     try:
         if args.recipe is not None or (args.resume and is_recipe_run(output_dir)):
             overrides = {key: value for key, value in explicit.items() if key != "output_dir"}
