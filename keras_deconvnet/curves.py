@@ -110,9 +110,11 @@ def draw_curves(history: dict[str, list[float]], title: str):
         axis.grid(alpha=0.3)
         if panel == "loss" and values and min(values) > 0:
             axis.set_yscale("log")
-            # plain numbers (1.95, not 1.95x10^0) on the major and minor ticks of the log axis
+            # plain numbers (1.95, not 1.95x10^0); within one decade only minor ticks fall
+            # inside, so they are labelled too
             axis.yaxis.set_major_formatter(ScalarFormatter())
-            axis.yaxis.set_minor_formatter(ScalarFormatter())
+            if max(values) < 10 * min(values):
+                axis.yaxis.set_minor_formatter(ScalarFormatter())
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         if any(label for column, label in series if column in history):
             axis.legend()

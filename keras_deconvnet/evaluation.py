@@ -21,7 +21,8 @@ def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = Non
 
     The image is resized to the model's input size, and the logits are resized back
     (bilinear) before the argmax, so the map matches the original labels pixel for pixel.
-    With `tta`, the logits of its views are averaged first.
+    With `tta`, the logits of its views are averaged first. A file that gives the class map
+    itself (`export --int8-output classes`) has its map resized back (nearest), without TTA.
 
     Args:
         predictor: a `keras_deconvnet.export` predictor.
@@ -31,8 +32,25 @@ def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = Non
     Returns:
         int32 (H, W) class indices.
     """
+    if getattr(predictor, "gives_classes", False):
+        return _resized_class_map(predictor, image, tta)
     logits = (tta or TestTimeAugmentation()).logits(predictor, image)
     return np.argmax(logits, axis=-1).astype(np.int32)
+
+
+def _resized_class_map(predictor, image: np.ndarray, tta: TestTimeAugmentation | None) -> np.ndarray:
+    """The class map of a file that gives one, at the image's resolution (nearest neighbour)."""
+    from keras import ops
+
+    if tta is not None and tta.views > 1:
+        raise UsageError("this file gives the class map, not logits, so test-time augmentation cannot average "
+                         "its views: drop --tta and --tta-scales, or export it with --int8-output int8 or float")
+    height, width = image.shape[:2]
+    resized = ops.convert_to_numpy(ops.image.resize(np.asarray(image, "float32")[None], predictor.input_size))
+    classes = predictor.class_map(resized)[0]
+    rows = np.arange(height) * classes.shape[0] // height
+    columns = np.arange(width) * classes.shape[1] // width
+    return classes[rows[:, None], columns[None, :]].astype(np.int32)
 
 
 def check_classes(predictor, info) -> None:

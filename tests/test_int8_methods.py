@@ -60,6 +60,15 @@ def test_a_class_map_file_agrees_with_the_int8_logits_file_and_refuses_logits(mo
     assert rows["classes"][1]["int8_output"] == "classes" and rows["int8"][1]["output"]["dtype"] == "int8"
     with pytest.raises(UsageError, match="gives the class map, not logits"):
         classes_file.logits(images)
+    # evaluate and predict segment images of any size; only TTA needs logits
+    from keras_deconvnet.evaluation import segment
+    from keras_deconvnet.tta import TestTimeAugmentation
+
+    np.testing.assert_array_equal(segment(classes_file, images[0]), segment(logits_file, images[0]))
+    photo = images[0][:24, :30]
+    assert segment(classes_file, photo).shape == (24, 30)
+    with pytest.raises(UsageError, match="cannot average its views: drop --tta"):
+        segment(classes_file, photo, TestTimeAugmentation(flip=True))
 
 
 def test_the_ai_edge_quantizer_quantises_all_but_the_named_stage(model, images, tmp_path):
@@ -143,25 +152,34 @@ def test_export_script_records_the_int8_method_and_its_calibration(model, tmp_pa
 
 
 def test_an_export_removes_the_staging_folders_of_killed_exports_only(model, images, tmp_path):
+    import socket
     import subprocess
     import sys
+    import time
 
     out = tmp_path / "out"
+    host = socket.gethostname()
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    killed, ownerless, live = out / ".export-killed", out / ".export-ownerless", out / ".export-live"
-    for folder, owner in ((killed, finished.stdout.strip()), (ownerless, None), (live, str(os.getpid()))):
+    folders = {  # name: its owner file, or None
+        "killed": f"{host}:{finished.stdout.strip()}", "live": f"{host}:{os.getpid()}",
+        "elsewhere": f"another-host:{finished.stdout.strip()}", "old-ownerless": None, "new-ownerless": None,
+    }
+    for name, owner in folders.items():
+        folder = out / f".export-{name}"
         folder.mkdir(parents=True)
         (folder / "out_v1.keras").write_bytes(b"half-written")
         if owner:
             (folder / "owner.pid").write_text(owner)
+    two_hours_ago = time.time() - 7200
+    os.utime(out / ".export-old-ownerless", (two_hours_ago, two_hours_ago))
     lines = []
     result = export_model(model, out, images[:1], formats=["keras"], latency_runs=1, progress=lines.append)
-    assert not killed.exists() and not ownerless.exists() and live.exists()
     assert [line for line in lines if line.startswith("removed")] == [
         f"removed .export-killed, left in {out} by an export that was killed",
-        f"removed .export-ownerless, left in {out} by an export that was killed",
+        f"removed .export-old-ownerless, left in {out} by an export that was killed",
     ]
-    assert sorted(path.name for path in out.iterdir()) == [".export-live", "out_v1.json", "out_v1.keras"]
+    left = [".export-elsewhere", ".export-live", ".export-new-ownerless", "out_v1.json", "out_v1.keras"]
+    assert sorted(path.name for path in out.iterdir()) == left
     assert result.version == 1
 
 

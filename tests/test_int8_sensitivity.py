@@ -20,7 +20,8 @@ from keras_deconvnet.export.sensitivity import (
 
 def test_the_default_candidates_are_each_quantizer_then_each_stage_alone_float():
     candidates = default_candidates(staged_model(), ["converter", "ai-edge-quantizer"])
-    assert candidates == [Candidate("converter"), Candidate("ai-edge-quantizer"), Candidate("converter", ("stage",))]
+    assert candidates == [Candidate("converter"), Candidate("ai-edge-quantizer"), Candidate("converter", ("stage",)),
+                          Candidate("ai-edge-quantizer", ("stage",))]
     assert candidates[2].name == "converter, float: stage"
 
 
@@ -48,6 +49,12 @@ def test_the_command_scores_every_candidate_and_writes_its_figures(tmp_path, mon
                     ("ai-edge-quantizer", ["stage"])]
     assert all(set(c["per_class_iou"]) == {"a", "b", "c"} and c["latency_ms"] > 0 for c in figures["candidates"])
     assert figures["calibration"] == "4 images of synthetic/train" and set(figures["stage_snr_db"]) == {"stage"}
+
+
+def test_the_command_refuses_a_bad_candidate_quantizer_or_out_in_one_line(tmp_path):
+    staged_model().save(tmp_path / "staged.keras")
+    script = load_script("int8_sensitivity")
+    common = ["--model", str(tmp_path / "staged.keras"), "--calibration-dataset", "demo"]
     for flags, message in [
         (["--candidates", "none;typo"], "typo: no such layer"),
         (["--candidates", "none;;stage"], "empty candidate"),

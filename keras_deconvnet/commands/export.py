@@ -41,9 +41,15 @@ from keras_deconvnet.commands.choices import (
 )
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.export.sources import augmented_calibration, data_source, dataset_images, run_config
+from keras_deconvnet.export.sources import (
+    augmented_calibration,
+    data_source,
+    dataset_images,
+    run_config,
+)
 from keras_deconvnet.folders import check_output_dir
 from keras_deconvnet.interrupts import DeferredInterrupt
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,8 +79,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--int8-output", choices=INT8_OUTPUTS, default="int8",
         help="what the int8 file gives: int8 logits (their argmax is the class map; dequantise with the "
         "output's scale and zero point), float32 logits, or the class map itself (int32, an ARG_MAX in "
-        "the graph; no logits, so no TTA); files with --int8-float-layers give float32 logits for int8 "
-        "(default: int8)",
+        "the graph; no logits, so no TTA); the converter's files with --int8-float-layers give float32 "
+        "logits for int8; each file's metadata gives its tensors (default: int8)",
     )
     parser.add_argument(
         "--calibration-augment", action="store_true",
@@ -172,6 +178,7 @@ def main(args: argparse.Namespace) -> None:
         format_check_table,
         release_artifacts,
     )
+    from keras_deconvnet.export.tflite import check_int8_method
     from keras_deconvnet.models import load_model, resize_model
 
     formats = parse_list(args.formats, FORMATS, "--formats")
@@ -191,9 +198,7 @@ def main(args: argparse.Namespace) -> None:
     if int8_flags and not ("tflite" in formats and "int8" in tflite_types):
         raise UsageError(f"{', '.join(int8_flags)} apply to the int8 TFLite file: --formats needs tflite and "
                          "--tflite-types int8")
-    if args.int8_quantizer == "ai-edge-quantizer" and args.int8_output != "int8":
-        raise UsageError("the ai-edge-quantizer's int8 files give int8 logits: --int8-output float and classes "
-                         "need --int8-quantizer converter")
+    check_int8_method(args.int8_quantizer, args.int8_output)
     check_output_dir(args.out, "--out")
     model = load_model(args.model, compile=False)  # deployments need no optimizer state
     if args.input_size:

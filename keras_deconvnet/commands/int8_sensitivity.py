@@ -126,11 +126,13 @@ def main(args: argparse.Namespace) -> None:
         "model": args.model, "split": f"{info.name}/{args.split}", "images": len(images), "calibration": described,
         "threads": args.num_threads, **rows_as_json(reference_iou, rows, info.class_names),
     }
-    if "ai-edge-quantizer" in quantizers:
-        report["stage_snr_db"] = print_stage_snr(model, calibration, images)
     if args.out:
         write_json(args.out, report)
         print(f"figures written to {args.out}")
+    if "ai-edge-quantizer" in quantizers:
+        report["stage_snr_db"] = print_stage_snr(model, calibration, images)
+        if args.out:
+            write_json(args.out, report)
 
 
 def print_stage_snr(model, calibration: np.ndarray, images: np.ndarray) -> dict[str, float]:

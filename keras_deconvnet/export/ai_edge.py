@@ -2,11 +2,10 @@
 
 The ai-edge-quantizer (PyPI `ai-edge-quantizer`, the optional `quantizer` extra) quantises a
 float32 `.tflite` file after conversion, with selective `no_quantize` scopes matched against
-op names by regular expression, and int8 or int16 activations. `export --int8-quantizer
-ai-edge-quantizer` and `int8-sensitivity` use it beside TensorFlow's converter, so the two can
-be compared by per-class IoU on data the model did not train on. int16 activations need
-int16 kernels for every op: on the lean models LiteRT's ADD refuses them (the files do not
-load), so `activation_bits=16` is offered for the models that have them.
+op names by regular expression. `export --int8-quantizer ai-edge-quantizer` and
+`int8-sensitivity` use it beside TensorFlow's converter, so the two can be compared by
+per-class IoU on data the model did not train on. Its int16-activation recipe is not used:
+on the lean models LiteRT's ADD has no kernel for it, so such files do not load.
 """
 
 import re
@@ -15,12 +14,9 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.export.runtimes import litert_interpreter
+from keras_deconvnet.export.runtimes import first_line, litert_interpreter
 from keras_deconvnet.export.selective import scope_pattern
 from keras_deconvnet.quiet import native_notices_hidden
-
-ACTIVATION_BITS = (8, 16)
-
 
 def _quantizer_modules():
     try:
@@ -35,23 +31,27 @@ def _quantizer_modules():
 
 def _signature_data(float_flatbuffer: bytes, images: Iterable[np.ndarray]) -> dict[str, list[dict]]:
     """{signature: [{input name: (1, H, W, 3) float32 image}]}, as the quantizer reads data."""
-    signatures = litert_interpreter(float_flatbuffer).get_signature_list()
+    interpreter = litert_interpreter(float_flatbuffer)
+    signatures = interpreter.get_signature_list()
     if len(signatures) != 1:
         raise UsageError(f"the float32 TFLite file has {len(signatures)} signatures; one is needed")
     (key, signature), = signatures.items()
     (name,) = signature["inputs"]
-    data = [{name: np.asarray(image, np.float32)[None]} for image in images]
+    shape = tuple(interpreter.get_input_details()[0]["shape"][1:])
+    data = []
+    for image in images:
+        image = np.asarray(image, np.float32)
+        if image.shape != shape:
+            raise UsageError(f"calibration images must be {shape}, got {image.shape}")
+        data.append({name: image[None]})
     if not data:
         raise UsageError("int8 TFLite needs calibration images; none were given")
     return {key: data}
 
 
-def _quantizer(float_flatbuffer: bytes, float_layers: Sequence[str], activation_bits: int):
+def _quantizer(float_flatbuffer: bytes, float_layers: Sequence[str]):
     quantizer, recipe, algorithm_manager, qtyping = _quantizer_modules()
-    if activation_bits not in ACTIVATION_BITS:
-        raise UsageError(f"activation bits must be one of {ACTIVATION_BITS}, got {activation_bits}")
-    base = recipe.static_wi8_ai8() if activation_bits == 8 else recipe.static_wi8_ai16()
-    model = quantizer.Quantizer(bytearray(float_flatbuffer), base)
+    model = quantizer.Quantizer(bytearray(float_flatbuffer), recipe.static_wi8_ai8())
     for layer in float_layers:
         model.update_quantization_recipe(
             regex=scope_pattern(layer),
@@ -65,32 +65,28 @@ def quantize_with_ai_edge(
     float_flatbuffer: bytes,
     calibration_images: Iterable[np.ndarray],
     float_layers: Sequence[str] = (),
-    activation_bits: int = 8,
 ) -> bytes:
-    """A static-range quantised copy of a float32 TFLite file: int8 weights, int8 (or int16)
-    activations, the ops of `float_layers` (layer or stage names) left in float32.
+    """A static-range quantised copy of a float32 TFLite file: int8 weights and activations,
+    the ops of `float_layers` (layer or stage names) left in float32.
 
     Args:
         float_flatbuffer: the float32 file, one signature with one image input.
         calibration_images: (H, W, 3) RGB 0..255 images at the file's input size.
         float_layers: layers or nested models whose ops stay float32.
-        activation_bits: 8, or 16 for int16 activations.
 
     Raises:
-        UsageError: the quantizer is not installed, no images, or the quantised file does
-            not load in LiteRT (ops without kernels for these types), named in one line.
+        UsageError: the quantizer is not installed, images of the wrong shape or none, a
+            failure of the quantizer, or a file that does not load in LiteRT, in one line.
     """
-    quantizer = _quantizer(float_flatbuffer, float_layers, activation_bits)
+    quantizer = _quantizer(float_flatbuffer, float_layers)
     data = _signature_data(float_flatbuffer, calibration_images)
-    with native_notices_hidden():  # its progress bars, LiteRT's notices and a debugging warning
-        calibration = quantizer.calibrate(data, num_threads=1)
-        content = bytes(quantizer.quantize(calibration, enable_progress_report=False).quantized_model)
     try:
+        with native_notices_hidden():  # its progress bars, LiteRT's notices and a debugging warning
+            calibration = quantizer.calibrate(data, num_threads=1)
+            content = bytes(quantizer.quantize(calibration, enable_progress_report=False).quantized_model)
         litert_interpreter(content)
-    except (RuntimeError, ValueError) as error:
-        raise UsageError(
-            f"the ai-edge-quantizer's {activation_bits}-bit file does not load in LiteRT: {_first_line(error)}"
-        ) from None
+    except Exception as error:  # the quantizer raises ValueError, RuntimeError and its own errors
+        raise UsageError(f"the ai-edge-quantizer failed: {first_line(error)}") from error
     return content
 
 
@@ -122,6 +118,3 @@ def stage_snr(
     return snr
 
 
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__

@@ -5,7 +5,9 @@ import dataclasses
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import numpy as np
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.check import MAX_CLASS_DROP, MIN_AGREEMENT, CheckRow, check_artifacts
 from keras_deconvnet.export.formats import metadata_path
-from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version
+from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version, tflite_io_metadata
 from keras_deconvnet.export.onnx import write_onnx
 from keras_deconvnet.export.runtimes import KerasPredictor
 from keras_deconvnet.export.saved_model import write_saved_model
@@ -26,13 +28,15 @@ from keras_deconvnet.export.tflite import (
     check_int8_method,
     convert_tflite,
     float_ops,
+    tflite_io,
 )
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.precision import float32_model
 
 # The hidden folder an export writes into before publishing; TF Serving ignores it.
 STAGING_PREFIX = ".export-"
-_OWNER = "owner.pid"  # inside it: the id of the process writing it
+_OWNER = "owner.pid"  # inside it: HOST:PID of the process writing it
+_OWNERLESS_SECONDS = 3600
 
 FORMATS = ("keras", "saved_model", "tflite", "onnx")
 # What an export writes unless told: ONNX needs the optional tf2onnx and onnxruntime.
@@ -143,8 +147,8 @@ def export_model(
     for stale in remove_stale_staging(out_dir):
         report(f"removed {stale}, left in {out_dir} by an export that was killed")
     staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
-    (staging / _OWNER).write_text(str(os.getpid()))
     try:
+        (staging / _OWNER).write_text(_owner())
         _write_artifacts(model, staging, names, metadata, calibration_images, int8, report)
         artifacts = {kind: staging / name for kind, name in names.items()}
         report("checking every file against the Keras model")
@@ -196,27 +200,35 @@ def _failure_message(failed: Sequence[CheckRow], out_dir: Path, class_names: Seq
 
 def remove_stale_staging(out_dir: Path) -> list[str]:
     """Deletes the hidden staging folders of exports that were killed (`kill -9`, a crash)
-    before they could clean up: those whose owner process is gone. Returns their names."""
+    before they could clean up: those whose owner process on this machine is gone, and those
+    without an owner left for an hour. Returns their names."""
     removed = []
     for folder in sorted(out_dir.glob(f"{STAGING_PREFIX}*")):
-        if folder.is_dir() and not _owner_alive(folder):
+        if folder.is_dir() and _stale(folder):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder.name)
     return removed
 
 
-def _owner_alive(staging: Path) -> bool:
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _stale(staging: Path) -> bool:
     try:
-        pid = int((staging / _OWNER).read_text())
-    except (OSError, ValueError):  # no owner file: half-created, or from before owners were written
+        host, _, pid = (staging / _OWNER).read_text().rpartition(":")
+        pid = int(pid)
+    except (OSError, ValueError):  # no owner: an export just starting, or one killed before it wrote one
+        return time.time() - staging.stat().st_mtime > _OWNERLESS_SECONDS
+    if host != socket.gethostname():  # another machine's export on shared storage: not ours to judge
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
         return True
-    return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
 
 
 def _write_artifacts(
@@ -228,12 +240,13 @@ def _write_artifacts(
     metadata = dict(metadata)
     calibration = metadata.pop("calibration", None)
     tflite_types = [kind.removeprefix("tflite_") for kind in names if kind.startswith("tflite_")]
-    int8_float_ops = {}
+    int8_float_ops, tensors = {}, {}
     if tflite_types:
         calibrated = " (int8 calibrated on the representative images)" if "int8" in tflite_types else ""
         report(f"converting to TFLite {', '.join(tflite_types)}{calibrated}")
         for dtype, content in convert_tflite(model, tflite_types, calibration_images, **int8).items():
             (folder / names[f"tflite_{dtype}"]).write_bytes(content)
+            tensors[f"tflite_{dtype}"] = tflite_io_metadata(tflite_io(content))
             if dtype == "int8":
                 int8_float_ops = float_ops(content)
     if "keras" in names:
@@ -248,9 +261,9 @@ def _write_artifacts(
     for kind, name in names.items():
         path = metadata_path(folder / name)
         path.parent.mkdir(exist_ok=True)
-        content = artifact_metadata(model, kind, **metadata, **int8)
+        content = {**artifact_metadata(model, kind, **metadata, **int8), **tensors.get(kind, {})}
         if kind == "tflite_int8":
-            # What runs in float32 besides --int8-float-layers (ops a quantiser has no int8 kernel for)
+            # What computes in float32: the --int8-float-layers, and ops a quantiser has no int8 kernel for
             content["float_ops"] = int8_float_ops
             if calibration:
                 content["calibration"] = calibration

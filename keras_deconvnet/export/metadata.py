@@ -67,8 +67,7 @@ def artifact_metadata(
         "palette": colours.astype(int).tolist(),
         "normalisation": NORMALISATION,
         **_tensor_metadata(kind, height, width, num_classes),
-        **(_int8_metadata(height, width, num_classes, int8_float_layers, int8_quantizer, int8_output)
-           if kind == "tflite_int8" else {}),
+        **(_int8_metadata(int8_float_layers, int8_quantizer, int8_output) if kind == "tflite_int8" else {}),
         "model_name": model.name,
         "source_model": source_model,
         "keras_deconvnet_version": __version__,
@@ -95,36 +94,34 @@ def _tensor_metadata(kind: str, height: int, width: int, num_classes: int) -> di
     return tensors
 
 
-def _int8_metadata(
-    height: int, width: int, num_classes: int, float_layers: Sequence[str], quantizer: str, output: str
-) -> dict:
-    """What an int8 file computes in int8, what it keeps float, and what it gives (its output
-    tensor, replacing the float files' logits)."""
+def _int8_metadata(float_layers: Sequence[str], quantizer: str, output: str) -> dict:
+    """How an int8 file was quantised and what it keeps float (its tensors: `tflite_io_metadata`)."""
     by = "TensorFlow's converter" if quantizer == "converter" else "Google's ai-edge-quantizer"
     if float_layers:
         quantisation = (f"post-training quantisation ({by}) with the ops of the float_layers in float32, the "
                         "other ops in int8 (QUANTIZE and DEQUANTIZE ops at their edges)")
     else:
         quantisation = f"full-integer post-training quantisation ({by}): int8 weights and activations"
-    tensor = {"shape": [1, height, width, num_classes], "dtype": "float32", "values": "logits"}
-    if output == "classes":
-        tensor = {"shape": [1, height, width], "dtype": "int32", "values": "the class map (an ARG_MAX op in the graph)"}
-    elif output == "int8" and not (float_layers and quantizer == "converter"):
-        tensor = {
-            **tensor,
-            "dtype": "int8",
-            "values": "logits = scale * (value - zero_point), the output tensor's quantization; "
-            "the argmax of the int8 values is the class map",
-        }
-    metadata = {"output": tensor, "quantisation": quantisation, "quantizer": quantizer, "int8_output": output}
-    if quantizer == "ai-edge-quantizer":  # it quantises the model's input too
-        metadata["input"] = {
-            "shape": [1, height, width, 3], "dtype": "int8",
-            "values": "RGB 0..255 = scale * (value - zero_point), the input tensor's quantization",
-        }
+    metadata = {"quantisation": quantisation, "quantizer": quantizer, "int8_output": output}
     if float_layers:
         metadata["float_layers"] = list(float_layers)
     return metadata
+
+
+def tflite_io_metadata(io: Mapping[str, tuple[str, Sequence[int]]]) -> dict:
+    """The "input" and "output" entries of a TFLite file's metadata from its tensors as the file
+    has them ({"input": (dtype, shape), "output": (dtype, shape)}, `tflite.tflite_io`)."""
+    (input_dtype, input_shape), (output_dtype, output_shape) = io["input"], io["output"]
+    quantised = "= scale * (value - zero_point), the tensor's quantization"
+    tensor_in = {"shape": list(input_shape), "dtype": input_dtype}
+    if input_dtype != "float32":
+        tensor_in["values"] = f"RGB 0..255 {quantised}"
+    tensor_out = {"shape": list(output_shape), "dtype": output_dtype, "values": "logits"}
+    if len(output_shape) == 3:
+        tensor_out["values"] = "the class map (an ARG_MAX op in the graph)"
+    elif output_dtype != "float32":
+        tensor_out["values"] = f"logits {quantised}; the argmax of the {output_dtype} values is the class map"
+    return {"input": tensor_in, "output": tensor_out}
 
 
 def next_version(out_dir: str | Path) -> int:

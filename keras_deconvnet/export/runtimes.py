@@ -150,8 +150,8 @@ class TFLitePredictor(Predictor):
     def _logits(self, images: np.ndarray) -> np.ndarray:
         if self.gives_classes:
             raise UsageError(
-                f"{self._path} gives the class map, not logits, so test-time augmentation and probabilities "
-                "cannot use it: export it with --int8-output int8 or float"
+                f"{self._path} gives the class map, not logits (or probabilities): export it with "
+                "--int8-output int8 or float for them"
             )
         return np.concatenate([_dequantize(self._invoke(image[None]), self._output) for image in images])
 
@@ -287,10 +287,11 @@ def _open_exported(path: Path, num_threads: int | None) -> Predictor:
     except UsageError:
         raise
     except Exception as error:
-        raise UsageError(f"could not load {path}: {_first_line(error)}") from error
+        raise UsageError(f"could not load {path}: {first_line(error)}") from error
     raise UsageError(f"{path} is not a model: pass a .keras file, a SavedModel folder, a .tflite or an .onnx file")
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """The first line of an error's message (libraries append dumps and hints below it)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

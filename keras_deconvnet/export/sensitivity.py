@@ -3,7 +3,7 @@ per-class IoU on a split the model did not train on, and its latency beside the 
 file's, timed in turns so both see the same machine.
 
 A candidate is a quantiser ("converter" or "ai-edge-quantizer") and the layers or stages it
-keeps float32; the default candidates are each quantiser with nothing float, then each
+keeps float32; the default candidates are each quantiser with nothing float, then with each
 top-level stage alone in float (`int8-sensitivity`). The table names the class each candidate
 loses most, so the choice is made by classes, not only by the mean.
 """
@@ -64,9 +64,9 @@ def stage_names(model: keras.Model) -> list[str]:
 
 
 def default_candidates(model: keras.Model, quantizers: Sequence[str]) -> list[Candidate]:
-    """Each quantiser with nothing float, then the converter with each stage alone float."""
-    plain = [Candidate(quantizer) for quantizer in quantizers]
-    return [*plain, *(Candidate("converter", (stage,)) for stage in stage_names(model))]
+    """Each quantiser with nothing float, then each quantiser with each stage alone float."""
+    layers = [(), *((stage,) for stage in stage_names(model))]
+    return [Candidate(quantizer, float_layers) for float_layers in layers for quantizer in quantizers]
 
 
 def scores(predictor: Predictor, images: np.ndarray, masks: np.ndarray) -> tuple[float, tuple[float, ...]]:

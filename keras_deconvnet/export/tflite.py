@@ -192,6 +192,20 @@ def non_builtin_ops(content: bytes) -> list[str]:
     return sorted(names)
 
 
+def tflite_io(content: bytes) -> dict[str, tuple[str, list[int]]]:
+    """{"input": (dtype, shape), "output": (dtype, shape)} of a flatbuffer's first input and
+    output, as the file has them (e.g. ("int8", [1, 352, 480, 3]))."""
+    model = tflite_schema.Model.GetRootAs(content, 0)
+    subgraph = model.Subgraphs(0)
+    types = {value: name.lower() for name, value in vars(tflite_schema.TensorType).items() if not name.startswith("_")}
+
+    def described(index: int) -> tuple[str, list[int]]:
+        tensor = subgraph.Tensors(index)
+        return types[tensor.Type()], [int(side) for side in tensor.ShapeAsNumpy()]
+
+    return {"input": described(subgraph.Inputs(0)), "output": described(subgraph.Outputs(0))}
+
+
 def float_ops(content: bytes) -> dict[str, int]:
     """{op name: count} of the ops of a TFLite flatbuffer that compute in float32 (a float32
     output), other than the DEQUANTIZE ops that hand them their inputs; {} for a file that is

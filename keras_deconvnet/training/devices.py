@@ -105,7 +105,10 @@ def check_batch_fits_memory(input_size: tuple[int, int], batch_size: int) -> Non
     """
     height, width = input_size
     needed = batch_size * height * width * TRAINING_BYTES_PER_PIXEL
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): nothing to compare with
+        return
     if needed > memory and not _has_gpu():
         raise UsageError(
             f"--input-size {height}x{width} with --batch-size {batch_size} needs at least {needed / 2**30:,.0f} GiB "
