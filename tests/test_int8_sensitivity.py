@@ -37,6 +37,7 @@ def test_the_command_scores_every_candidate_and_writes_its_figures(tmp_path, mon
     staged_model().save(tmp_path / "staged.keras")
     script = load_script("int8_sensitivity")
     monkeypatch.setattr(script, "dataset_images", synthetic_dataset_images())
+    monkeypatch.setattr(load_script("export"), "dataset_images", synthetic_dataset_images())  # calibration
     common = ["--model", str(tmp_path / "staged.keras"), "--calibration-dataset", "demo", "--images", "2",
               "--calibration-images", "4", "--latency-runs", "1"]
     script.main(script.get_args_parser().parse_args([

@@ -42,6 +42,7 @@ from keras_deconvnet.commands.choices import (
 from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.sources import (
+    DataSource,
     augmented_calibration,
     data_source,
     dataset_images,
@@ -152,6 +153,20 @@ def recorded_path(path: str) -> str:
         return str(absolute)
 
 
+def calibration_set(
+    source: DataSource, split: str, count: int, model, augment: bool
+) -> tuple[np.ndarray, str]:
+    """int8's calibration images (and an augmented copy of each with `augment`), and what they
+    are in words, for the metadata and the console."""
+    images, _, info = dataset_images(source, split, count, model)
+    described = f"{len(images)} images of {info.name}/{split}"
+    if augment:
+        augmented = augmented_calibration(source, split, count, model)
+        images = np.concatenate([images, augmented])
+        described += f" and {len(augmented)} augmented copies"
+    return images, described
+
+
 def interrupted_export(out_dir: Path, before: set[str]) -> str:
     """What a stopped export left in `out_dir`: nothing, unless a second Ctrl-C cut its
     publishing (or its clean-up) short."""
@@ -209,12 +224,9 @@ def main(args: argparse.Namespace) -> None:
     check_images, check_masks, info = dataset_images(source, args.check_split, args.check_images, model)
     calibration, described = None, None
     if needs_calibration:
-        calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
-        described = f"{len(calibration)} images of {info.name}/{args.calibration_split}"
-        if args.calibration_augment:
-            augmented = augmented_calibration(source, args.calibration_split, args.calibration_images, model)
-            calibration = np.concatenate([calibration, augmented])
-            described += f" and {len(augmented)} augmented copies"
+        calibration, described = calibration_set(
+            source, args.calibration_split, args.calibration_images, model, args.calibration_augment
+        )
         print(f"int8 calibration: {described}")
     threads = f", TFLite with {args.num_threads} threads" if "tflite" in formats else ""
     print(f"check: {len(check_images)} images of {info.name}/{args.check_split}; latency: median of "

@@ -21,7 +21,7 @@ import numpy as np
 from keras_deconvnet.cli import add_verbose_argument, int_flag, size_flag
 from keras_deconvnet.commands.choices import INT8_QUANTIZERS
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.export.sources import augmented_calibration, data_source, dataset_images
+from keras_deconvnet.export.sources import data_source, dataset_images
 from keras_deconvnet.json_files import write_json
 
 
@@ -94,7 +94,7 @@ def parse_candidates(text: str | None, quantizers: list[str], model) -> list:
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.commands.export import parse_list
+    from keras_deconvnet.commands.export import calibration_set, parse_list
     from keras_deconvnet.export.sensitivity import format_sensitivity_table, measure_candidates, rows_as_json
     from keras_deconvnet.models import load_model, resize_model
 
@@ -109,12 +109,9 @@ def main(args: argparse.Namespace) -> None:
         args.model, args.calibration_dataset, args.data_dir, args.ignore_label, needs_calibration=True
     )
     images, masks, info = dataset_images(source, args.split, args.images, model)
-    calibration = dataset_images(source, args.calibration_split, args.calibration_images, model)[0]
-    described = f"{len(calibration)} images of {info.name}/{args.calibration_split}"
-    if args.calibration_augment:
-        augmented = augmented_calibration(source, args.calibration_split, args.calibration_images, model)
-        calibration = np.concatenate([calibration, augmented])
-        described += f" and {len(augmented)} augmented copies"
+    calibration, described = calibration_set(
+        source, args.calibration_split, args.calibration_images, model, args.calibration_augment
+    )
     print(f"scoring {len(candidates)} int8 files on {len(images)} images of {info.name}/{args.split}; "
           f"int8 calibration: {described}; latency: {args.num_threads} thread(s), median of {args.latency_runs}")
     reference_iou, rows = measure_candidates(
