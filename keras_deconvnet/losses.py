@@ -29,7 +29,7 @@ from keras_deconvnet.labels import IGNORE_LABEL
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")
 
 
-def _replicas():
+def replicas() -> tuple:
     """(replicas in sync, a sum over them) for the TensorFlow strategy in force; (1, identity) else."""
     if keras.backend.backend() != "tensorflow":
         return 1, lambda value: value
@@ -72,7 +72,7 @@ class _WeightedLoss(keras.losses.Loss):
         if self.class_weights is not None:
             class_weights = ops.convert_to_tensor(self.class_weights, pixel_loss.dtype)
             weights = weights * ops.take(class_weights, labels)
-        _, sum_over_replicas = _replicas()
+        _, sum_over_replicas = replicas()
         total_weight = sum_over_replicas(ops.stop_gradient(ops.sum(weights)))
         return ops.sum(pixel_loss * weights) / ops.maximum(total_weight, 1e-12)
 
@@ -227,8 +227,8 @@ class LovaszSoftmax(_WeightedLoss):
         present = ops.cast(ops.sum(foreground, axis=-1) > 0, per_class.dtype)
         if self.class_weights is not None:
             present = present * ops.convert_to_tensor(self.class_weights, per_class.dtype)
-        replicas, _ = _replicas()
-        return ops.sum(per_class * present) / ops.maximum(ops.sum(present), 1e-12) / replicas
+        replica_count, _ = replicas()
+        return ops.sum(per_class * present) / ops.maximum(ops.sum(present), 1e-12) / replica_count
 
 
 def _lovasz_gradient(foreground_sorted):

@@ -10,13 +10,28 @@ import numpy as np
 from keras_deconvnet.labels import IGNORE_LABEL
 
 
+@keras.saving.register_keras_serializable(package="keras_deconvnet")
+class SegmentationMeanIoU(keras.metrics.MeanIoU):
+    """Keras' MeanIoU whose targets may carry more than the labels.
+
+    A distillation run's training targets are (B, H, W, 1 + C): the label, then the teacher's
+    probabilities (`keras_deconvnet.training.distillation`); this metric scores the label
+    channel of those and takes plain (B, H, W) labels as they are.
+    """
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] != 1:
+            y_true = y_true[..., 0]
+        return super().update_state(y_true, y_pred, sample_weight)
+
+
 def mean_iou_metric(num_classes: int) -> keras.metrics.MeanIoU:
-    """Keras' MeanIoU for logits (`sparse_y_pred=False`) with the ignore label skipped.
+    """MeanIoU for logits (`sparse_y_pred=False`) with the ignore label skipped.
 
     It accumulates its confusion matrix (`total_cm`) over every batch of an evaluation;
     `ValidationScores` reads it for per-class IoU.
     """
-    return keras.metrics.MeanIoU(
+    return SegmentationMeanIoU(
         num_classes=num_classes, ignore_class=IGNORE_LABEL, sparse_y_pred=False, name="mean_iou"
     )
 

@@ -14,7 +14,9 @@ move together; masks are only ever resized with nearest neighbour and stay integ
 optional photometric distortion (brightness, contrast, saturation, hue; MMSegmentation's
 PhotoMetricDistortion) then changes the image only, and an optional mixed-sample step
 (`keras_deconvnet.mixing`: ClassMix or CutMix) pastes into each image of a batch a region of
-another, labels and all. The random ops are stateless, with one
+another, labels and all. With `soft_targets` (distillation) a teacher's probabilities ride along
+as extra image channels through every geometric step and the mixing, and leave as channels
+1..C of the targets (`soft_target_file`). The random ops are stateless, with one
 seed per element drawn from (seed, epoch, position), and each epoch is shuffled by (seed,
 epoch): a pipeline built with a seed yields the same batches every time, and one started at
 epoch k (`first_epoch`, a resumed run) yields what the uninterrupted stream yields there.
@@ -62,6 +64,7 @@ def training_pipeline(
     repeat: bool = False,
     first_epoch: int = 0,
     size: int | None = None,
+    soft_targets: str | None = None,
 ) -> tf.data.Dataset:
     """Shuffles, augments (scale, pad, crop, flip, colours, mixing), batches and prefetches training data.
 
@@ -85,10 +88,13 @@ def training_pipeline(
         first_epoch: the epoch the data start at (a resumed run's next epoch).
         size: the elements of one pass of `dataset` where the caller has counted them
             (`split_size`); None counts them here, a pass over the data if tf.data does not know.
+        soft_targets: a folder of per-pixel probabilities for every element (a teacher's, for
+            distillation), one `soft_target_file` each; None for plain labels.
 
     Returns:
         A dataset of (images float32 (B, H, W, 3) in 0..255, masks int32 (B, H, W) with
-        255 = ignore). Reading a batch with a stray label raises `tf.errors.InvalidArgumentError`
+        255 = ignore); with `soft_targets`, the targets are float32 (B, H, W, 1 + C): the
+        mask, then the probabilities (all 0 where the crop padded the image). Reading a batch with a stray label raises `tf.errors.InvalidArgumentError`
         naming the file and the label.
 
     Raises:
@@ -103,9 +109,13 @@ def training_pipeline(
     if not 0 < low <= high:
         raise UsageError(f"scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
     check_mix(mix, mix_probability, batch_size)
+    if soft_targets is not None and pad_value != 0:
+        raise UsageError("soft_targets are padded with 0, as the image must be: pass pad_value=0")
 
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)
+        if soft_targets is not None:
+            image = tf.concat([tf.cast(image, tf.float32), _soft_targets(features, image, soft_targets, num_classes)], -1)
         scale_seed, crop_seed, flip_seed = tf.unstack(
             tf.random.experimental.stateless_split(element_seed, num=3)
         )
@@ -116,7 +126,8 @@ def training_pipeline(
         image, mask = _output_pair(image, mask)
         if photometric is not None:
             # Folded in, not split off: the geometric draws stay those of a run without it.
-            image = photometric(image, tf.random.experimental.stateless_fold_in(element_seed, 3))
+            distorted = photometric(image[..., :3], tf.random.experimental.stateless_fold_in(element_seed, 3))
+            image = tf.concat([distorted, image[..., 3:]], -1)
         if mix == "none":
             return image, mask
         return image, mask, tf.random.experimental.stateless_fold_in(element_seed, 4)
@@ -155,10 +166,37 @@ def training_pipeline(
     )
     if mix != "none":
         batches = batches.map(mixed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if soft_targets is not None:
+        batches = batches.map(_split_soft_targets, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if repeat or steps is not None:
         cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps
         batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+SOFT_TARGET_SUFFIX = ".u8"
+
+
+def soft_target_file(file_name: str) -> str:
+    """The file in a `soft_targets` folder of the element `file_name`: raw uint8 probabilities
+    (255 = 1) of shape ((H + 1) // 2, (W + 1) // 2, C), half the image's (H, W), row-major."""
+    return file_name.replace("/", "__") + SOFT_TARGET_SUFFIX
+
+
+def _soft_targets(features, image, folder, num_classes):
+    """An element's probabilities from its `soft_target_file`, resized (bilinear) to the image."""
+    name = tf.strings.regex_replace(features["file_name"], "/", "__")
+    raw = tf.io.decode_raw(tf.io.read_file(tf.strings.join([folder, "/", name, SOFT_TARGET_SUFFIX])), tf.uint8)
+    size = tf.shape(image)[:2]
+    probabilities = tf.reshape(raw, tf.concat([(size + 1) // 2, [num_classes]], 0))
+    probabilities = tf.image.resize(tf.cast(probabilities, tf.float32) / 255.0, size, method="bilinear")
+    return tf.ensure_shape(probabilities, (None, None, num_classes))
+
+
+def _split_soft_targets(images, masks):
+    """(B, H, W, 3 + C) images and their masks -> images, and masks with the probabilities after them."""
+    targets = tf.concat([tf.cast(masks, tf.float32)[..., None], images[..., 3:]], -1)
+    return images[..., :3], targets
 
 
 def split_size(dataset: tf.data.Dataset) -> int | None:

@@ -14,10 +14,10 @@ FLOW = {
     "datasets": 1,
     "augmentation": 2, "mix_settings": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2, "device_augmentation": 2,
     "models": 3,
-    "losses": 4, "metrics": 4,
+    "losses": 4, "metrics": 4, "tta": 4,
     "training": 5, "curves": 5, "tracking": 5, "summary": 5,
     "export": 6,
-    "tta": 7, "evaluation": 7,
+    "evaluation": 7,
     "benchmark": 8, "records": 8,
     "cli": 9, "commands": 9, "__main__": 9,
 }

@@ -20,7 +20,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, size_flag
+from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_scales, size_flag
 from keras_deconvnet.commands.choices import LOSS_NAMES, MIX_MODES, MODEL_NAMES, WANDB_MODES
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.training.config import OPTIMIZERS, PRESETS, SCHEDULES, STRATEGIES, TrainConfig, flag_name
@@ -77,6 +77,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--loss", choices=LOSS_NAMES, help="training loss: cross-entropy; ohem (cross-entropy of the pixels whose true-class probability is below 0.7, at least 100,000 a batch); lovasz (Lovasz-softmax, a surrogate of 1 - IoU); ce+lovasz (their sum) (default: cross-entropy)")
     add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU), 'enet' (ENet's 1/ln(1.10 + p) of each class's share p of the pixels, as DABNet trains on CamVid) or one comma-separated weight per class (default: none)")
     add("--ema-decay", type=float, help="keep an exponential moving average of the weights with this decay (e.g. 0.999); the average is what each epoch validates and what best.keras and last.keras hold; 0 turns it off (default: 0)")
+    add("--teacher", metavar="MODEL", help="distil from this .keras model (of the same classes; any model, e.g. a larger run's last.keras): its probabilities, averaged over its --teacher-tta views, are computed once per training image before the first epoch and kept in the run folder, then the loss adds the KL divergence to them at --distill-temperature (default: none)")
+    add("--teacher-tta", choices=("none", "flip"), help=f"the teacher's test-time augmentation, as evaluate's --tta: 'flip' averages each view with its mirror (default: {DEFAULTS.teacher_tta})")
+    add("--teacher-tta-scales", type=parse_scales, help=f"the teacher's views at these multiples of its input size, as evaluate's --tta-scales (default: {','.join(map(str, DEFAULTS.teacher_tta_scales))})")
+    add("--distill-temperature", type=float, help=f"softens the teacher's and the student's probabilities before the KL divergence; above 0 (default: {DEFAULTS.distill_temperature})")
+    add("--distill-weight", type=float, help=f"the teacher's share of the loss, in [0, 1]: (1 - w) x the --loss on the labels + w x T^2 x the KL divergence (default: {DEFAULTS.distill_weight})")
     add("--backbone-weights", type=lambda text: None if text.lower() == "none" else text, help="encoder weights: 'imagenet' (Keras download), 'none', or a path to a local weights file (default: none)")
     add("--init-weights", metavar="PATH", help="start from the weights of a saved .keras model of the same --model and classes, e.g. a run's best.keras; its input size may differ, so a model trained on small crops can be fine-tuned at full size (default: none, a fresh start)")
     add("--patience", type=int, help=f"early stopping: epochs without a better val mean IoU; 0 turns it off, for a fixed schedule (default: {DEFAULTS.patience})")

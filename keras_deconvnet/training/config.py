@@ -52,6 +52,11 @@ class TrainConfig:
     loss: str = "cross-entropy"
     class_weights: str = "none"
     ema_decay: float = 0.0  # 0: off; else the weights evaluated and saved are their moving average
+    teacher: str | None = None  # a .keras model to distil from (`training.distillation`)
+    teacher_tta: str = "flip"  # the teacher's views: none or flip, at each of teacher_tta_scales
+    teacher_tta_scales: tuple[float, ...] = (0.75, 1.0, 1.25, 1.5)
+    distill_temperature: float = 2.0
+    distill_weight: float = 0.5  # the share of the teacher's term in the loss
     backbone_weights: str | None = None
     init_weights: str | None = None  # a .keras model to start from (fine-tuning)
     patience: int = 20  # 0: no early stopping, a fixed schedule
@@ -133,12 +138,23 @@ RULES = (
     ("batch_size", lambda config: config.batch_size >= 1, "at least 1"),
     ("input_size", lambda config: _is_size(config.input_size), "HEIGHTxWIDTH, two positive multiples of 32"),
     ("ema_decay", lambda config: 0 <= config.ema_decay < 1, "in [0, 1) (0 turns the average off)"),
+    ("teacher_tta", lambda config: config.teacher_tta in ("none", "flip"), "none or flip"),
+    ("teacher_tta_scales", lambda config: _are_scales(config.teacher_tta_scales), "positive multiples of the teacher's input size, such as 0.75,1.0,1.25"),
+    ("distill_temperature", lambda config: config.distill_temperature > 0, "above 0"),
+    ("distill_weight", lambda config: 0 <= config.distill_weight <= 1, "in [0, 1]"),
+    ("teacher", lambda config: config.teacher is None or config.data_loader in ("auto", "tf"), "used with --data-loader tf (the NumPy and device loaders carry no teacher)"),
     ("mix_probability", lambda config: 0 < config.mix_probability <= 1, "in (0, 1]"),
     ("mix", lambda config: config.mix == "none" or config.batch_size >= 2, "none with --batch-size 1 (nothing to mix)"),
     ("patience", lambda config: config.patience >= 0, "at least 0 (0 turns early stopping off)"),
     ("seed", lambda config: 0 <= config.seed <= MAX_SEED, f"from 0 to {MAX_SEED} (NumPy's seed range)"),
     ("wandb_images_every", lambda config: config.wandb_images_every >= 0, "at least 0 (0 logs no overlays)"),
 )
+
+
+def _are_scales(scales) -> bool:
+    """At least one positive number (`keras_deconvnet.tta` checks the largest when it starts)."""
+    scales = tuple(scales)
+    return bool(scales) and all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in scales)
 
 
 def _is_size(size) -> bool:

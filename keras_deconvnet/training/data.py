@@ -8,6 +8,7 @@ TensorFlow. `auto` takes tf.data when TensorFlow is installed.
 
 import dataclasses
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 
@@ -55,9 +56,10 @@ def resolve_loader(name: str) -> str:
     return name
 
 
-def prepare_data(config, first_epoch: int = 0) -> TrainingData:
+def prepare_data(config, first_epoch: int = 0, run_dir: Path | None = None) -> TrainingData:
     """Loads the train and validation splits of a `TrainConfig` and builds their batches,
-    the training stream starting at `first_epoch` (a resumed run's next epoch)."""
+    the training stream starting at `first_epoch` (a resumed run's next epoch). A run with a
+    teacher keeps its probabilities in `run_dir` (`keras_deconvnet.training.teacher`)."""
     from keras_deconvnet.datasets import dataset_info, label_options
 
     if config.dataset == "folder" and config.num_classes is None:
@@ -74,7 +76,9 @@ def prepare_data(config, first_epoch: int = 0) -> TrainingData:
                 f"{config.dataset}; the flag is for --dataset folder, the other datasets know their classes"
             )
     if resolve_loader(config.data_loader) == "tf":
-        return _tf_data(config, options, first_epoch)
+        return _tf_data(config, options, first_epoch, run_dir)
+    if config.teacher is not None:
+        raise UsageError("--teacher needs the tf.data loader (TensorFlow installed, --data-loader tf or auto)")
     return _numpy_data(config, options, first_epoch)
 
 
@@ -118,7 +122,7 @@ def _numpy_data(config, options: dict, first_epoch: int) -> TrainingData:
     )
 
 
-def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
+def _tf_data(config, options: dict, first_epoch: int, run_dir: Path | None) -> TrainingData:
     from keras_deconvnet.augmentation import PhotometricDistortion
     from keras_deconvnet.datasets import file_names, load_split
     from keras_deconvnet.pipeline import evaluation_pipeline, split_size, training_pipeline
@@ -129,6 +133,12 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
     labels = {"num_classes": info.num_classes, "ignore_label": info.ignore_label}
     size = split_size(train_split)  # counted once: a pass over the data where tf.data does not know
     augmentation = _augmentation(config)
+    soft_targets = None
+    if config.teacher is not None:
+        from keras_deconvnet.training.teacher import teacher_probabilities
+
+        decoded, _ = load_split(config.dataset, config.train_split, config.data_dir, **options)
+        soft_targets = str(teacher_probabilities(config, decoded, info, Path(run_dir or config.output_dir)))
     train = training_pipeline(
         train_split,
         **labels,
@@ -137,6 +147,7 @@ def _tf_data(config, options: dict, first_epoch: int) -> TrainingData:
         repeat=True,
         first_epoch=first_epoch,
         size=size,
+        soft_targets=soft_targets,
     )  # raises if the split cannot fill a batch, as the NumPy path's TrainingBatches does
     steps = size // config.batch_size
     val = evaluation_pipeline(

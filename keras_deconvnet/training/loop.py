@@ -41,6 +41,7 @@ from keras_deconvnet.training.devices import (
     set_mixed_precision,
     strategy_scope,
 )
+from keras_deconvnet.training.distillation import DistillationLoss
 from keras_deconvnet.training.interrupts import StopBetweenSteps
 from keras_deconvnet.training.optim import build_optimizer, compile_for_training
 from keras_deconvnet.training.resume import (
@@ -145,7 +146,7 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
     policy = set_mixed_precision(config.mixed_precision)
     resumed = resume_point(run_dir) if config.resume else None
     first_epoch = resumed.epochs_done if resumed else 0
-    data = prepare_data(config, first_epoch)
+    data = prepare_data(config, first_epoch, out_dir)
     if data.val_images_in_train:
         print(
             f"warning: {data.val_images_in_train} images of --val-split {config.val_split} are also "
@@ -171,9 +172,10 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         if config.init_weights and not resumed:
             load_initial_weights(model, config.init_weights)
         iou = mean_iou_metric(info.num_classes)
-        compile_for_training(
-            model, build_optimizer(config, data.steps_per_epoch), build_loss(config.loss, class_weights), [iou]
-        )
+        loss = build_loss(config.loss, class_weights)
+        if config.teacher is not None:
+            loss = DistillationLoss(loss, config.distill_temperature, config.distill_weight)
+        compile_for_training(model, build_optimizer(config, data.steps_per_epoch), loss, [iou])
         if resumed:
             restore_state(model, resumed.checkpoint)
             resumed.checkpoint = None  # its weights and optimizer slots are copied: free them

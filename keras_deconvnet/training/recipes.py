@@ -52,6 +52,7 @@ def _choices() -> dict[str, tuple[str, ...]]:
     return {
         "model": tuple(MODEL_BUILDERS), "loss": LOSS_NAMES, "mix": MIX_MODES, "optimizer": OPTIMIZERS,
         "schedule": SCHEDULES, "strategy": STRATEGIES, "data_loader": DATA_LOADERS, "wandb": WANDB_MODES,
+        "teacher_tta": ("none", "flip"),
     }
 
 
@@ -79,6 +80,10 @@ VALUE_TYPES = {
     tuple[float, float]: (
         lambda value: isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value)),
         lambda value: tuple(map(float, value)), "an array of two numbers",
+    ),
+    tuple[float, ...]: (
+        lambda value: isinstance(value, tuple) and len(value) > 0 and all(map(_is_number, value)),
+        lambda value: tuple(map(float, value)), "an array of numbers",
     ),
 }
 
