@@ -23,9 +23,11 @@ from keras_deconvnet.benchmark import (
     format_results_table,
     format_targets_table,
     int8_vs_float32,
+    judge_targets,
     latency_stats,
     layer_calls,
     layer_multiply_adds,
+    read_targets,
     rss_bytes,
     run_benchmark,
     time_interleaved,
@@ -34,6 +36,8 @@ from keras_deconvnet.benchmark import (
 from keras_deconvnet.benchmark.timing import calibration_images
 from keras_deconvnet.export import convert_tflite
 from keras_deconvnet.models.backbone import build_mobilenet_v3
+
+PROJECT_TARGETS = Path(__file__).resolve().parents[1] / "benchmarks" / "targets.toml"
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +268,8 @@ def test_an_out_stem_below_a_file_or_at_a_folder_is_one_line_error(script, tmp_p
 
 def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     argv = ["--quick", "--models", "encoder,lean,lean_minimalistic", "--sizes", "64x64", "--skip-vgg",
-            "--calibration-images", "2", "--tflite-runs", "2", "--out", str(tmp_path / "bench")]
+            "--calibration-images", "2", "--tflite-runs", "2", "--out", str(tmp_path / "bench"),
+            "--targets", str(PROJECT_TARGETS)]
     script.main(script.get_args_parser().parse_args(argv), argv)
 
     result = json.loads((tmp_path / "bench.json").read_text())
@@ -395,3 +400,44 @@ def test_data_throughput_counts_name_their_flag(capsys):
         with pytest.raises(SystemExit):
             parser.parse_args([flag, "0"])
         assert f"argument {flag}: expected an integer of at least 1, got '0'" in capsys.readouterr().err
+
+
+def figures_result(**latencies) -> dict:
+    """A benchmark result of one size with the given Keras latencies and lean's parameters."""
+    entries = {name: {"latency": {"keras": {"median_ms": ms}}} for name, ms in latencies.items()}
+    entries.setdefault("lean", {})["parameters"] = 1_210_693
+    entries["lean"]["tflite_non_builtin_ops"] = {"float32": [], "int8": ["FlexConv2D"]}
+    return {"sizes": ["64x64"], "results": {"64x64": entries}}
+
+
+def test_targets_are_judged_from_a_file_as_bounds_and_ratios(tmp_path):
+    (tmp_path / "t.toml").write_text(
+        '[[targets]]\ntext = "small"\nmodel = "lean"\nfigure = "parameters"\nat_most = 1_000_000\n'
+        '[[targets]]\ntext = "fast"\nmodel = "deconvnet_vgg16"\nfigure = "keras_ms"\nover = "lean"\nat_least = 50\n'
+        '[[targets]]\ntext = "encoder timed"\nmodel = "encoder"\nfigure = "keras_ms"\nbelow = 5\n'
+        '[[targets]]\ntext = "ops"\nmodel = "lean"\nbuiltin_ops_only = true\n'
+    )
+    judged = judge_targets(figures_result(lean=2.0, deconvnet_vgg16=120.0), read_targets(tmp_path / "t.toml"))
+    assert judged == [
+        {"target": "small", "measured": "1,210,693", "met": False},
+        {"target": "fast", "measured": "120.00 / 2.00 = 60.00x", "met": True},
+        {"target": "encoder timed", "measured": "not measured", "met": None},
+        {"target": "ops", "measured": "FlexConv2D in 64x64 int8", "met": False},
+    ]
+    assert [target.text for target in read_targets(PROJECT_TARGETS)][0] == "parameters <= 3M"
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ('text = "a"\nmodel = "lean"\nfigure = "speed"\nat_most = 1', "target 1: figure 'speed' is not a benchmark figure"),
+        ('text = "a"\nmodel = "lean"\nfigure = "keras_ms"', "target 1: give it a figure and one bound"),
+        ('text = "a"\nmodel = "lean"\nfigure = "keras_ms"\nmost = 1', "target 1: unknown key 'most'"),
+    ],
+)
+def test_a_bad_target_is_one_line_naming_it(tmp_path, entry, message):
+    (tmp_path / "t.toml").write_text("[[targets]]\n" + entry + "\n")
+    with pytest.raises(UsageError, match=message):
+        read_targets(tmp_path / "t.toml")
+    with pytest.raises(UsageError, match="no such file|No such file"):
+        read_targets(tmp_path / "none.toml")

@@ -31,6 +31,7 @@ from keras_deconvnet.benchmark.report import (
     int8_vs_float32,
 )
 from keras_deconvnet.benchmark.run import machine_info, run_benchmark, size_name
+from keras_deconvnet.benchmark.targets import Target, judge_targets, read_targets
 from keras_deconvnet.benchmark.timing import Timer, latency_stats, time_interleaved
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "VGG",
     "BenchmarkConfig",
     "PeakRSS",
+    "Target",
     "Timer",
     "add_ratios",
     "benchmark_files",
@@ -50,10 +52,12 @@ __all__ = [
     "format_results_table",
     "format_targets_table",
     "int8_vs_float32",
+    "judge_targets",
     "latency_stats",
     "layer_calls",
     "layer_multiply_adds",
     "machine_info",
+    "read_targets",
     "rss_bytes",
     "run_benchmark",
     "size_name",

@@ -1,6 +1,6 @@
-"""The report: headline figures, ratios to the references, the targets of `lean`, Markdown."""
+"""The report: headline figures, ratios to the references, Markdown (with the targets judged, if any)."""
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from keras_deconvnet.benchmark.config import ENCODER, REFERENCES, TFLITE_TYPES, VGG
 
@@ -60,69 +60,6 @@ def int8_vs_float32(entry: dict, threads: Sequence[int] = (1, 2)) -> dict[str, f
         int8, f32 = figures[f"tflite_int8_{count}t_ms"], figures[f"tflite_float32_{count}t_ms"]
         ratios[f"{count}t"] = int8 / f32 if int8 is not None and f32 else None
     return ratios
-
-
-def _target(target: str, values: Sequence, met: Callable[..., bool], measured: Callable[..., str]) -> dict:
-    """A target row; "not measured" (met None) when any of `values` is None."""
-    if any(value is None for value in values):
-        return {"target": target, "measured": "not measured", "met": None}
-    return {"target": target, "measured": measured(*values), "met": bool(met(*values))}
-
-
-def _flex_target(result: dict) -> dict:
-    """No Flex (TF Select) or custom op in any TFLite file of `lean`, at any size."""
-    target = "no Flex (TF Select) or custom ops in its TFLite files"
-    lean = {size: models["lean"] for size, models in result["results"].items() if "lean" in models}
-    failures = [
-        f"{size}: {entry['notes']['tflite']}" for size, entry in lean.items() if "tflite" in entry.get("notes", {})
-    ]
-    ops = {f"{size} {dtype}": found for size, entry in lean.items()
-           for dtype, found in entry.get("tflite_non_builtin_ops", {}).items()}
-    flex = sorted({op for found in ops.values() for op in found})
-    if failures:  # convert_tflite refuses Flex and custom ops, naming them
-        return {"target": target, "measured": "; ".join(failures), "met": False}
-    if not ops:
-        return {"target": target, "measured": "not measured", "met": None}
-    measured = f"{', '.join(flex)} in {', '.join(ops)}" if flex else f"built-in ops only ({', '.join(ops)})"
-    return {"target": target, "measured": measured, "met": not flex}
-
-
-def lean_targets(result: dict) -> list[dict]:
-    """The issue-7 targets of `lean`, judged at the run's first size.
-
-    Returns:
-        [{"target", "measured", "met"}]; met is None where a figure was not measured.
-    """
-    size = result["sizes"][0]
-    entries = result["results"][size]
-    lean, encoder, vgg = (headline_figures(entries.get(name, {})) for name in ("lean", ENCODER, VGG))
-    return [
-        _target("parameters <= 3M", [lean["parameters"]], lambda n: n <= 3_000_000, lambda n: f"{n:,}"),
-        _target(
-            f"TFLite float32 latency at {size}, 1 thread, <= 2.0x the encoder's",
-            [lean["tflite_float32_1t_ms"], encoder["tflite_float32_1t_ms"]],
-            lambda ours, floor: ours <= 2.0 * floor,
-            lambda ours, floor: f"{ours:.2f} / {floor:.2f} ms = {ours / floor:.2f}x",
-        ),
-        _target(
-            "TFLite int8 faster than float32 (1 thread)",
-            [lean["tflite_int8_1t_ms"], lean["tflite_float32_1t_ms"]],
-            lambda int8, f32: int8 < f32,
-            lambda int8, f32: f"int8 {int8:.2f} vs float32 {f32:.2f} ms ({int8 / f32:.2f}x)"
-            + _two_threads(lean["tflite_int8_2t_ms"], lean["tflite_float32_2t_ms"]),
-        ),
-        _target(
-            ">= 50x faster than the VGG16 DeconvNet (Keras latency; VGG16 has no TFLite here)",
-            [lean["keras_ms"], vgg["keras_ms"]],
-            lambda ours, theirs: theirs >= 50 * ours,
-            lambda ours, theirs: f"{theirs:.0f} / {ours:.2f} ms = {theirs / ours:.0f}x",
-        ),
-        _flex_target(result),
-    ]
-
-
-def _two_threads(int8: float | None, f32: float | None) -> str:
-    return "" if int8 is None or f32 is None else f"; 2 threads: {int8:.2f} vs {f32:.2f} ms"
 
 
 # ------------------------------------------------------------------------------ tables
@@ -244,7 +181,7 @@ def _notes(entries: Mapping[str, dict]) -> list[str]:
 
 def format_report(result: dict) -> str:
     """The whole Markdown report: conditions, per size the figures and the ratio tables to
-    the references in the run, then the targets of `lean`."""
+    the references in the run, then the targets judged (`benchmark.targets`), if any."""
     config, machine = result["config"], result["machine"]
     threads = config["threads"]
     load = machine["load_average"]
@@ -302,5 +239,6 @@ def format_report(result: dict) -> str:
         ]
         if notes:
             lines += ["", "Not measured:", "", *notes]
-    lines += ["", f"## Targets of `lean` ({result['sizes'][0]})", "", format_targets_table(result["targets"]), ""]
-    return "\n".join(lines)
+    if result.get("targets"):
+        lines += ["", f"## Targets ({result['sizes'][0]})", "", format_targets_table(result["targets"])]
+    return "\n".join(lines) + "\n"

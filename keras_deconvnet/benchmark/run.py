@@ -24,7 +24,8 @@ from keras_deconvnet.benchmark.config import (
 from keras_deconvnet.benchmark.cost import count_multiply_adds, file_sizes, training_memory_estimate
 from keras_deconvnet.benchmark.memory import available_memory_bytes, release_free_memory
 from keras_deconvnet.benchmark.partitions import xnnpack_partitions
-from keras_deconvnet.benchmark.report import add_ratios, lean_targets
+from keras_deconvnet.benchmark.report import add_ratios
+from keras_deconvnet.benchmark.targets import Target, judge_targets
 from keras_deconvnet.benchmark.throughput import training_throughput
 from keras_deconvnet.benchmark.timing import (
     Timer,
@@ -165,9 +166,9 @@ def size_name(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
-def run_benchmark(config: BenchmarkConfig, command: str = "") -> dict:
-    """Measures every model of `config` at every size, in this process, and judges the
-    targets of `lean`.
+def run_benchmark(config: BenchmarkConfig, command: str = "", targets: list[Target] | None = None) -> dict:
+    """Measures every model of `config` at every size, in this process, and judges `targets`
+    (`benchmark.targets.read_targets`) at the first size.
 
     Returns:
         A JSON-ready dict: "date", "command", "seconds", "machine" (with the load average
@@ -175,7 +176,7 @@ def run_benchmark(config: BenchmarkConfig, command: str = "") -> dict:
         entry with its figures, "notes" on what was not measured, "vs_encoder" and
         "vs_deconvnet_vgg16" ratios, "int8_vs_float32" ({"1t": int8 / float32 LiteRT
         median, ...}) and "xnnpack" ({dtype: `xnnpack_partitions` of that TFLite file}))
-        and "targets".
+        and "targets" (`judge_targets`; [] without targets).
     """
     unknown = [name for name in config.models if name not in MODEL_NAMES]
     if unknown or not config.models:
@@ -210,5 +211,5 @@ def run_benchmark(config: BenchmarkConfig, command: str = "") -> dict:
         "sizes": [size_name(size) for size in sizes],
         "results": results,
     }
-    result["targets"] = lean_targets(result)
+    result["targets"] = judge_targets(result, targets or [])
     return result

@@ -57,7 +57,8 @@ ZERO_ALLOWED = ("tflite_warmup", "keras_warmup", "train_steps", "train_warmup", 
 # The run flags --files uses too; every other flag shapes the model benchmark alone.
 FILES_RUN_FLAGS = ("rounds", "tflite_runs", "tflite_warmup")
 MODEL_ONLY_FLAGS = (
-    "models", "sizes", "input_size", "quick", "skip_vgg", *(name for name in RUN_FLAGS if name not in FILES_RUN_FLAGS)
+    "models", "sizes", "input_size", "quick", "skip_vgg", "targets",
+    *(name for name in RUN_FLAGS if name not in FILES_RUN_FLAGS),
 )
 
 
@@ -81,7 +82,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="comma-separated .tflite files, and .keras models timed as float32 TFLite, to time "
         "instead of the models (LiteRT invoke, --threads, --rounds, --tflite-runs, --tflite-warmup), "
         "each also as a ratio to the first, with its XNNPACK partitions; --models, --sizes and "
-        "--quick do not apply (default OUT: runs/benchmark_files)",
+        "--quick and --targets do not apply (default OUT: runs/benchmark_files)",
     )
     parser.add_argument("--skip-vgg", action="store_true", help=f"leave out {VGG} (252M parameters, slow)")
     parser.add_argument(
@@ -120,6 +121,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seed", type=int_flag(0, 2**32 - 1), default=DEFAULTS.seed,  # NumPy's seed range
         help=f"seed of weights, images and labels, 0 to 2**32-1 (default: {DEFAULTS.seed})",
+    )
+    parser.add_argument(
+        "--targets", type=Path, metavar="FILE",
+        help="a TOML file of targets to judge at the first size, e.g. benchmarks/targets.toml (the "
+        "project's for lean): each names a model, a figure and a bound, or a ratio to another "
+        "model's figure (keras_deconvnet/benchmark/targets.py says how) (default: none)",
     )
     parser.add_argument(
         "--out", type=Path,
@@ -193,7 +200,7 @@ def _files_report(args: argparse.Namespace, command: str) -> tuple[dict, str]:
 
 def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     """Runs the benchmark; `argv` (default `sys.argv[1:]`) is recorded as the command."""
-    from keras_deconvnet.benchmark import format_report, run_benchmark
+    from keras_deconvnet.benchmark import format_report, read_targets, run_benchmark
 
     # Every model traces its own inference and training functions, which TensorFlow's
     # retracing detector reports as "excessive retracing"; nothing is retraced in a timed run.
@@ -204,6 +211,7 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
         if path.is_dir():
             raise UsageError(f"--out {args.out}: {path} is a folder; pass a file stem such as runs/bench/results")
     check_output_dir(out.parent, "--out")  # a file where a folder of the stem should be
+    targets = read_targets(args.targets) if args.targets and not args.files else []
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -213,7 +221,7 @@ def main(args: argparse.Namespace, argv: list[str] | None = None) -> None:
     if args.files:
         result, report = _files_report(args, command)
     else:
-        result = run_benchmark(config_from_args(args), command)
+        result = run_benchmark(config_from_args(args), command, targets)
         report = format_report(result)
     written[0].write_text(json.dumps(result, indent=2) + "\n")
     written[1].write_text(report)
