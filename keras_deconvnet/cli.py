@@ -6,9 +6,8 @@ import sys
 from collections.abc import Callable
 
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.options import MAX_TTA_SCALE
 from keras_deconvnet.quiet import quiet_logs
-
-MAX_TTA_SCALE = 4.0  # keras_deconvnet.tta.MAX_SCALE, copied so that --help imports no Keras
 
 
 def parse_size(text: str) -> tuple[int, int]:

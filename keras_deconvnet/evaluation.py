@@ -11,9 +11,9 @@ import numpy as np
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
+from keras_deconvnet.options import EVALUATION_MODES
 from keras_deconvnet.tta import TestTimeAugmentation
 
-EVALUATION_MODES = ("resize", "original")
 
 
 def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = None) -> np.ndarray:

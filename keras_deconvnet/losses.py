@@ -25,8 +25,8 @@ from keras import ops
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.options import LOSS_NAMES
 
-LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")
 
 
 def replicas() -> tuple:

@@ -14,8 +14,8 @@ import keras
 import numpy as np
 
 from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.options import WANDB_MODES
 
-WANDB_MODES = ("online", "offline", "disabled")
 
 
 def has_wandb_api_key() -> bool:

@@ -19,11 +19,10 @@ import numpy as np
 from keras import ops
 
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.options import MAX_TTA_SCALE
 
 # Consecutive windows overlap by about a third of the input size.
 _WINDOW_STRIDE = 2 / 3
-# The largest view, in multiples of the input size: at 4 a view already takes 25 windows.
-MAX_SCALE = 4.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,9 +39,9 @@ class TestTimeAugmentation:
     scales: tuple[float, ...] = (1.0,)
 
     def __post_init__(self):
-        if not self.scales or not all(0 < s <= MAX_SCALE for s in self.scales):
+        if not self.scales or not all(0 < s <= MAX_TTA_SCALE for s in self.scales):
             raise UsageError(
-                f"TTA scales must be positive multiples of the model's input size, at most {MAX_SCALE:g}, "
+                f"TTA scales must be positive multiples of the model's input size, at most {MAX_TTA_SCALE:g}, "
                 f"such as 0.75,1.0,1.25; got {self.scales}"
             )
 

@@ -2,7 +2,6 @@
 `--help` imports no TensorFlow, and TensorFlow's start-up logs stay off the console."""
 
 import argparse
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SCRIPTS
-from keras_deconvnet.commands import COMMANDS, choices, summary
+from keras_deconvnet.commands import COMMANDS, summary
 from keras_deconvnet.commands.train import resume_command
 
 HEAVY = ("tensorflow", "keras")
@@ -166,31 +165,16 @@ def test_ctrl_c_is_one_line_and_exit_130(interrupt, line, monkeypatch, capsys):
 
 
 def test_the_names_the_parsers_offer_are_the_librarys():
-    from keras_deconvnet import (
-        benchmark,
-        cli,
-        evaluation,
-        export,
-        losses,
-        models,
-        tracking,
-        tta,
-    )
-    from keras_deconvnet.export import check
+    from keras_deconvnet import losses, mix_settings, options
+    from keras_deconvnet.commands.train import get_args_parser
+    from keras_deconvnet.models.registry import MODEL_NAMES, model_builder
 
-    assert choices.MODEL_NAMES == tuple(models.MODEL_BUILDERS)
-    assert choices.LOSS_NAMES == losses.LOSS_NAMES
-    assert choices.WANDB_MODES == tracking.WANDB_MODES
-    assert choices.EVALUATION_MODES == evaluation.EVALUATION_MODES
-    assert choices.EXPORT_FORMATS == export.FORMATS
-    assert choices.DEFAULT_EXPORT_FORMATS == export.DEFAULT_FORMATS
-    assert choices.TFLITE_TYPES == export.TFLITE_TYPES
-    assert (choices.INT8_QUANTIZERS, choices.INT8_OUTPUTS) == (export.INT8_QUANTIZERS, export.INT8_OUTPUTS)
-    assert choices.INT8_MAX_CLASS_DROP == check.MAX_CLASS_DROP["tflite_int8"]
-    assert (choices.ENCODER, choices.VGG) == (benchmark.MODEL_NAMES[0], benchmark.VGG)
-    assert choices.BENCHMARK_DEFAULTS == dataclasses.asdict(benchmark.BenchmarkConfig())
-    assert choices.BENCHMARK_QUICK == benchmark.QUICK
-    assert cli.MAX_TTA_SCALE == tta.MAX_SCALE
+    parser = get_args_parser()
+    for flag, names in (("--model", MODEL_NAMES), ("--loss", options.LOSS_NAMES), ("--mix", mix_settings.MIX_MODES),
+                        ("--wandb", options.WANDB_MODES)):
+        assert [getattr(parser.parse_args([flag, name]), flag[2:]) for name in names] == list(names)
+    assert all(callable(model_builder(name)) for name in MODEL_NAMES)  # each name leads to its builder
+    assert all(losses.build_loss(name) for name in options.LOSS_NAMES)
 
 
 def test_evaluate_keeps_a_default_folder_for_each_runs_checkpoint():

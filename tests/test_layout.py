@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "keras_deconvnet"
 
 # Top-level module or subpackage -> its place in the flow; equal places may import each other.
 FLOW = {
-    "__init__": 0, "errors": 0, "folders": 0, "labels": 0, "json_files": 0, "lazy": 0, "quiet": 0,
+    "__init__": 0, "errors": 0, "options": 0, "folders": 0, "labels": 0, "json_files": 0, "lazy": 0, "quiet": 0,
     "image_files": 0, "interrupts": 0,
     "datasets": 1,
     "augmentation": 2, "mix_settings": 2, "mixing": 2, "pipeline": 2, "numpy_pipeline": 2, "device_augmentation": 2,
@@ -27,12 +27,17 @@ def _is_part(name: str) -> bool:
     return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name).is_dir()
 
 
+def _homes(init: Path) -> dict[str, str]:
+    """A package's lazily imported names -> the submodule each comes from (its `_HOMES` table)."""
+    for node in ast.parse(init.read_text()).body:
+        if isinstance(node, ast.Assign) and [getattr(target, "id", None) for target in node.targets] == ["_HOMES"]:
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{init} has no _HOMES table")
+
+
 def _lazy_homes() -> dict[str, str]:
-    """The package's lazily imported names -> the part each comes from (its `_LAZY` table)."""
-    for node in ast.parse((PACKAGE / "__init__.py").read_text()).body:
-        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["_LAZY"]:
-            return {name: module.split(".")[1] for name, module in ast.literal_eval(node.value).items()}
-    raise AssertionError("keras_deconvnet/__init__.py has no _LAZY table")
+    """The package's lazily imported names -> the part each comes from."""
+    return _homes(PACKAGE / "__init__.py")
 
 
 LAZY_HOMES = _lazy_homes()
@@ -78,3 +83,12 @@ def test_an_import_against_the_flow_is_seen(tmp_path):
     assert imported_parts(source) == {"tracking", "__init__", "export"}
     source.write_text("from keras_deconvnet import build_model, UsageError\n")
     assert imported_parts(source) == {"models", "__init__"}
+
+
+def test_every_package_init_is_a_lazy_table_of_its_submodules():
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        tree = ast.parse(init.read_text())
+        code = [node for node in tree.body if not isinstance(node, (ast.Expr, ast.Import, ast.ImportFrom, ast.Assign))]
+        assert code == [], f"{init.relative_to(PACKAGE)} holds code; move it into a named module"
+        homes = _homes(init)
+        assert all((init.parent / f"{module}.py").is_file() or (init.parent / module).is_dir() for module in homes.values())

@@ -16,51 +16,39 @@ Example:
 figures of one run share the machine's conditions, which the report records.
 """
 
-from keras_deconvnet.benchmark.config import MODEL_NAMES, QUICK, VGG, BenchmarkConfig
-from keras_deconvnet.benchmark.cost import count_multiply_adds, layer_calls, layer_multiply_adds
-from keras_deconvnet.benchmark.files import benchmark_files, format_files_table
-from keras_deconvnet.benchmark.memory import PeakRSS, rss_bytes
-from keras_deconvnet.benchmark.partitions import xnnpack_partitions
-from keras_deconvnet.benchmark.report import (
-    add_ratios,
-    format_int8_table,
-    format_ratio_table,
-    format_report,
-    format_results_table,
-    format_targets_table,
-    int8_vs_float32,
-)
-from keras_deconvnet.benchmark.run import machine_info, run_benchmark, size_name
-from keras_deconvnet.benchmark.targets import Target, judge_targets, read_targets
-from keras_deconvnet.benchmark.timing import Timer, latency_stats, time_interleaved
+from keras_deconvnet.lazy import lazy_attributes
 
-__all__ = [
-    "MODEL_NAMES",
-    "QUICK",
-    "VGG",
-    "BenchmarkConfig",
-    "PeakRSS",
-    "Target",
-    "Timer",
-    "add_ratios",
-    "benchmark_files",
-    "count_multiply_adds",
-    "format_files_table",
-    "format_int8_table",
-    "format_ratio_table",
-    "format_report",
-    "format_results_table",
-    "format_targets_table",
-    "int8_vs_float32",
-    "judge_targets",
-    "latency_stats",
-    "layer_calls",
-    "layer_multiply_adds",
-    "machine_info",
-    "read_targets",
-    "rss_bytes",
-    "run_benchmark",
-    "size_name",
-    "time_interleaved",
-    "xnnpack_partitions",
-]
+_HOMES = {
+    "MODEL_NAMES": "config",
+    "QUICK": "config",
+    "VGG": "config",
+    "BenchmarkConfig": "config",
+    "count_multiply_adds": "cost",
+    "layer_calls": "cost",
+    "layer_multiply_adds": "cost",
+    "benchmark_files": "files",
+    "format_files_table": "files",
+    "PeakRSS": "memory",
+    "rss_bytes": "memory",
+    "xnnpack_partitions": "partitions",
+    "add_ratios": "report",
+    "format_int8_table": "report",
+    "format_ratio_table": "report",
+    "format_report": "report",
+    "format_results_table": "report",
+    "format_targets_table": "report",
+    "int8_vs_float32": "report",
+    "machine_info": "run",
+    "run_benchmark": "run",
+    "size_name": "run",
+    "Target": "targets",
+    "judge_targets": "targets",
+    "read_targets": "targets",
+    "Timer": "timing",
+    "latency_stats": "timing",
+    "time_interleaved": "timing",
+}
+
+__all__ = sorted(_HOMES)
+
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, globals())

@@ -2,11 +2,11 @@
 
 import dataclasses
 
-from keras_deconvnet.models import MODEL_BUILDERS
+from keras_deconvnet.models.registry import MODEL_NAMES as BUILT_MODELS
 
 ENCODER = "encoder"
 VGG = "deconvnet_vgg16"
-MODEL_NAMES = (ENCODER, *MODEL_BUILDERS)
+MODEL_NAMES = (ENCODER, *BUILT_MODELS)
 REFERENCES = (ENCODER, VGG)
 TFLITE_TYPES = ("float32", "int8")
 # Why the VGG16 DeconvNet has no TFLite file here.

@@ -29,14 +29,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from keras_deconvnet.cli import add_verbose_argument, int_flag, int_list_flag, parse_size
-from keras_deconvnet.commands.choices import BENCHMARK_DEFAULTS, VGG
-from keras_deconvnet.commands.choices import BENCHMARK_QUICK as QUICK
+from keras_deconvnet.benchmark.config import MODEL_NAMES, QUICK, VGG, BenchmarkConfig
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.folders import check_output_dir
 
-# keras_deconvnet.benchmark's MODEL_NAMES and BenchmarkConfig(), without importing Keras
-MODEL_NAMES = BENCHMARK_DEFAULTS["models"]
-DEFAULTS = SimpleNamespace(**BENCHMARK_DEFAULTS)
+DEFAULTS = BenchmarkConfig()
 # The flags --quick changes (besides --models and the sizes), with their help.
 RUN_FLAGS = {
     "rounds": "latency rounds; each times every model in turn",

@@ -20,7 +20,7 @@ from keras_deconvnet.cli import (
     size_flag,
     tta_from_args,
 )
-from keras_deconvnet.commands.choices import EVALUATION_MODES
+from keras_deconvnet.options import EVALUATION_MODES
 from keras_deconvnet.folders import check_output_dir
 from keras_deconvnet.json_files import write_json
 

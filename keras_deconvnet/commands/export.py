@@ -32,14 +32,14 @@ from keras_deconvnet.cli import (
     size_flag,
     tta_from_args,
 )
-from keras_deconvnet.commands.choices import (
-    DEFAULT_EXPORT_FORMATS,
-    INT8_MAX_CLASS_DROP,
+from keras_deconvnet.export.options import (
+    DEFAULT_FORMATS,
+    FORMATS,
     INT8_OUTPUTS,
     INT8_QUANTIZERS,
+    MAX_CLASS_DROP,
     TFLITE_TYPES,
 )
-from keras_deconvnet.commands.choices import EXPORT_FORMATS as FORMATS
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.sources import (
     DataSource,
@@ -57,9 +57,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="the .keras model to export")
     parser.add_argument("--out", required=True, help="model folder saved_models/NAME; each export adds a version")
     parser.add_argument(
-        "--formats", default=",".join(DEFAULT_EXPORT_FORMATS),
+        "--formats", default=",".join(DEFAULT_FORMATS),
         help=f"comma-separated, of {', '.join(FORMATS)}; onnx needs pip install \"keras-deconvnet[onnx]\" "
-        f"(default: {','.join(DEFAULT_EXPORT_FORMATS)})",
+        f"(default: {','.join(DEFAULT_FORMATS)})",
     )
     parser.add_argument(
         "--tflite-types", default=",".join(TFLITE_TYPES), help=f"comma-separated (default: {','.join(TFLITE_TYPES)})"
@@ -102,10 +102,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check-split", default="val", help="split for the check (default: val)")
     parser.add_argument("--check-images", type=int_flag(1), default=32, help="images the check compares (default: 32)")
     parser.add_argument(
-        "--int8-max-class-drop", type=float, default=INT8_MAX_CLASS_DROP, metavar="POINTS",
+        "--int8-max-class-drop", type=float, default=MAX_CLASS_DROP["tflite_int8"], metavar="POINTS",
         help="fail when a class of the check images loses more than this many points of IoU in the int8 "
         "file against the Keras model, naming the class; the check table lists every class's IoU "
-        f"(default: {INT8_MAX_CLASS_DROP:g})",
+        f"(default: {MAX_CLASS_DROP['tflite_int8']:g})",
     )
     parser.add_argument(
         "--latency-runs", type=int_flag(1), default=20, help="single-image runs whose median is the latency (default: 20)"

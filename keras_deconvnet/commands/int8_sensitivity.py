@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from keras_deconvnet.cli import add_verbose_argument, int_flag, size_flag
-from keras_deconvnet.commands.choices import INT8_QUANTIZERS
+from keras_deconvnet.export.options import INT8_QUANTIZERS
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.sources import data_source, dataset_images
 from keras_deconvnet.json_files import write_json

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from keras_deconvnet.cli import add_verbose_argument, size_flag
-from keras_deconvnet.commands.choices import MODEL_NAMES
+from keras_deconvnet.models.registry import MODEL_NAMES
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -30,11 +30,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.benchmark.config import VGG_MIN_SIZE
-    from keras_deconvnet.models import MODEL_BUILDERS, build_model
+    from keras_deconvnet.models import MODEL_NAMES, build_model
     from keras_deconvnet.summary import format_stage_table
 
     height, width = args.input_size
-    names = list(MODEL_BUILDERS) if args.model == "all" else [args.model]
+    names = list(MODEL_NAMES) if args.model == "all" else [args.model]
     for name in names:
         if args.model == "all" and name == "deconvnet_vgg16" and min(height, width) < VGG_MIN_SIZE:
             print(f"skipped {name}: it needs an input of at least {VGG_MIN_SIZE}x{VGG_MIN_SIZE}", file=sys.stderr)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_deconvnet.export.options import MAX_CLASS_DROP
 from keras_deconvnet.export.runtimes import Predictor, load_predictor
 from keras_deconvnet.labels import IGNORE_LABEL
 from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
@@ -16,9 +17,6 @@ from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
 MIN_AGREEMENT = {
     "keras": 0.999, "saved_model": 0.999, "onnx": 0.999, "tflite_float32": 0.999, "tflite_float16": 0.995,
 }
-# The most IoU (in points) a class of the check images may lose in the int8 file: int8 that
-# keeps the mean may still lose one class on new scenes (pavement lost 10.7 points on CamVid's test).
-MAX_CLASS_DROP = {"tflite_int8": 3.0}
 # A class is held to it only where it covers this share of the check's labelled pixels: the
 # IoU of a class of a few hundred pixels moves by points when a handful of them change.
 MIN_CLASS_SHARE = 0.001

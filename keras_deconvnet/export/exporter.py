@@ -15,15 +15,15 @@ import keras
 import numpy as np
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.export.check import MAX_CLASS_DROP, MIN_AGREEMENT, CheckRow, check_artifacts
+from keras_deconvnet.export.check import MIN_AGREEMENT, CheckRow, check_artifacts
 from keras_deconvnet.export.formats import metadata_path
 from keras_deconvnet.export.metadata import artifact_metadata, artifact_names, next_version, tflite_io_metadata
 from keras_deconvnet.export.onnx import write_onnx
+from keras_deconvnet.export.options import DEFAULT_FORMATS, FORMATS, MAX_CLASS_DROP, TFLITE_TYPES
 from keras_deconvnet.export.runtimes import KerasPredictor
 from keras_deconvnet.export.saved_model import write_saved_model
 from keras_deconvnet.export.selective import checked_float_layers
 from keras_deconvnet.export.tflite import (
-    TFLITE_TYPES,
     _checked_choices,
     check_int8_method,
     convert_tflite,
@@ -38,9 +38,6 @@ STAGING_PREFIX = ".export-"
 _OWNER = "owner.pid"  # inside it: HOST:PID of the process writing it
 _OWNERLESS_SECONDS = 3600
 
-FORMATS = ("keras", "saved_model", "tflite", "onnx")
-# What an export writes unless told: ONNX needs the optional tf2onnx and onnxruntime.
-DEFAULT_FORMATS = ("keras", "saved_model", "tflite")
 
 
 @dataclasses.dataclass(frozen=True)

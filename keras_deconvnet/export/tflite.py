@@ -20,14 +20,12 @@ from ai_edge_litert import schema_py_generated as tflite_schema
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.ai_edge import quantize_with_ai_edge
 from keras_deconvnet.export.formats import SERVING_SIGNATURE
+from keras_deconvnet.export.options import INT8_OUTPUTS, INT8_QUANTIZERS, TFLITE_TYPES
 from keras_deconvnet.export.selective import checked_float_layers, quantize_except
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.deploy import deploy_model
 from keras_deconvnet.quiet import native_notices_hidden
 
-TFLITE_TYPES = ("float32", "float16", "int8")
-INT8_QUANTIZERS = ("converter", "ai-edge-quantizer")
-INT8_OUTPUTS = ("int8", "float", "classes")
 
 
 def convert_tflite(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.options import MAX_TTA_SCALE
 from keras_deconvnet.training.recipe_files import preset_settings
 
 # The one-stage recipes shipped with the package, by name: the paper's Tables II and III and
@@ -139,7 +140,7 @@ RULES = (
     ("input_size", lambda config: _is_size(config.input_size), "HEIGHTxWIDTH, two positive multiples of 32"),
     ("ema_decay", lambda config: 0 <= config.ema_decay < 1, "in [0, 1) (0 turns the average off)"),
     ("teacher_tta", lambda config: config.teacher_tta in ("none", "flip"), "none or flip"),
-    ("teacher_tta_scales", lambda config: _are_scales(config.teacher_tta_scales), "positive multiples of the teacher's input size, such as 0.75,1.0,1.25"),
+    ("teacher_tta_scales", lambda config: _are_scales(config.teacher_tta_scales), f"positive multiples of the teacher's input size, at most {MAX_TTA_SCALE:g}, such as 0.75,1.0,1.25"),
     ("distill_temperature", lambda config: config.distill_temperature > 0, "above 0"),
     ("distill_weight", lambda config: 0 <= config.distill_weight <= 1, "in [0, 1]"),
     ("teacher", lambda config: config.teacher is None or config.data_loader in ("auto", "tf"), "used with --data-loader tf (the NumPy and device loaders carry no teacher)"),
@@ -152,9 +153,11 @@ RULES = (
 
 
 def _are_scales(scales) -> bool:
-    """At least one positive number (`keras_deconvnet.tta` checks the largest when it starts)."""
+    """At least one number, each in (0, MAX_TTA_SCALE], as `keras_deconvnet.tta` takes them."""
     scales = tuple(scales)
-    return bool(scales) and all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in scales)
+    return bool(scales) and all(
+        isinstance(s, (int, float)) and not isinstance(s, bool) and 0 < s <= MAX_TTA_SCALE for s in scales
+    )
 
 
 def _is_size(size) -> bool:

@@ -45,12 +45,12 @@ def _choices() -> dict[str, tuple[str, ...]]:
     """The fields with a fixed set of values, and those values."""
     from keras_deconvnet.losses import LOSS_NAMES
     from keras_deconvnet.mix_settings import MIX_MODES
-    from keras_deconvnet.models import MODEL_BUILDERS
+    from keras_deconvnet.models.registry import MODEL_NAMES
     from keras_deconvnet.tracking import WANDB_MODES
     from keras_deconvnet.training.data import DATA_LOADERS
 
     return {
-        "model": tuple(MODEL_BUILDERS), "loss": LOSS_NAMES, "mix": MIX_MODES, "optimizer": OPTIMIZERS,
+        "model": MODEL_NAMES, "loss": LOSS_NAMES, "mix": MIX_MODES, "optimizer": OPTIMIZERS,
         "schedule": SCHEDULES, "strategy": STRATEGIES, "data_loader": DATA_LOADERS, "wandb": WANDB_MODES,
         "teacher_tta": ("none", "flip"),
     }
