@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.options import MAX_TTA_SCALE
+from keras_deconvnet.options import MAX_TTA_SCALE, TTA_FLIPS
 from keras_deconvnet.quiet import quiet_logs
 
 
@@ -69,7 +69,7 @@ def add_tta_arguments(parser: argparse.ArgumentParser, *, for_release: bool = Fa
         default = "stored with --release in the metadata as the model's evaluation setting, which evaluate.py and predict.py then use; default: none"
     else:
         default = "default: the model's metadata, else none"
-    parser.add_argument("--tta", choices=("none", "flip"), help=f"test-time augmentation: 'flip' averages the logits of each view with its mirror's; 'none' turns off the TTA a release's metadata asks for ({default})")
+    parser.add_argument("--tta", choices=TTA_FLIPS, help=f"test-time augmentation: 'flip' averages the logits of each view with its mirror's; 'none' turns off the TTA a release's metadata asks for ({default})")
     parser.add_argument("--tta-scales", type=parse_scales, help=f"views at these multiples of the model's input size (each above 0 and at most {MAX_TTA_SCALE:g} times the size), logits averaged at the image's resolution, e.g. 0.75,1.0,1.25 ({default.replace('none', '1.0')})")
 
 

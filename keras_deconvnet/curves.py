@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.training.run_folder import RunFolder
 
 _PANELS = (
     ("loss", (("loss", "train"), ("val_loss", "val"))),
@@ -76,11 +77,11 @@ def plot_curves(run_dir: str | os.PathLike) -> Path:
     plt = _pyplot()
     history_path = Path(run_dir)
     if not (history_path.is_file() or history_path.suffix == ".csv"):  # a run folder
-        history_path = history_path / "history.csv"
+        history_path = RunFolder(history_path).history
     run_dir = history_path.parent
     figure = draw_curves(read_history(history_path), run_dir.name)
-    path = run_dir / "curves.png"
-    partial = run_dir / ".curves.partial.png"
+    path = RunFolder(run_dir).curves
+    partial = path.with_name(f".{path.stem}.partial.png")
     figure.savefig(partial, dpi=100)
     plt.close(figure)
     os.replace(partial, path)

@@ -6,6 +6,7 @@ in `export.options`.)"""
 LOSS_NAMES = ("cross-entropy", "ohem", "lovasz", "ce+lovasz")  # `losses.build_loss`
 WANDB_MODES = ("online", "offline", "disabled")  # `tracking.start_run`
 EVALUATION_MODES = ("resize", "original")  # `evaluation.evaluate`
+TTA_FLIPS = ("none", "flip")  # `--tta`, `--teacher-tta`: whether each view is averaged with its mirror
 # The largest test-time-augmentation view, in multiples of the input size (`tta`): at 4 a
 # view already takes 25 windows.
 MAX_TTA_SCALE = 4.0

@@ -14,7 +14,6 @@ import keras
 import numpy as np
 
 from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.options import WANDB_MODES
 
 
 

@@ -9,7 +9,8 @@ import pytest
 SCRIPT = """
 import keras, numpy as np
 from keras_deconvnet.models import build_model
-from keras_deconvnet.losses import LOSS_NAMES, build_loss
+from keras_deconvnet.losses import build_loss
+from keras_deconvnet.options import LOSS_NAMES
 from keras_deconvnet.metrics import mean_iou_metric
 assert keras.backend.backend() == "jax"
 rng = np.random.default_rng(0)

@@ -239,3 +239,22 @@ def test_train_script_refuses_out_of_range_flags_in_one_line(flags, message, tmp
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(message)
     assert not run_dir.exists()
+
+
+def test_a_run_folder_names_its_files_and_reads_its_config_in_one_line(tmp_path):
+    from keras_deconvnet.training.run_folder import RunFolder
+
+    folder = RunFolder(tmp_path / "run")
+    assert not folder.has_started() and not folder.has_finished()
+    with pytest.raises(UsageError, match="holds no training run: it has no config.json"):
+        folder.read_config()
+    folder.path.mkdir()
+    folder.config.write_text("{not json")
+    with pytest.raises(UsageError, match="cannot read .*config.json"):
+        folder.read_config()
+    folder.config.write_text('{"model": "lean"}')
+    assert folder.read_config() == {"model": "lean"} and folder.has_started()
+    assert RunFolder.of_checkpoint(folder.best_model) == folder
+    assert [path.name for path in folder.final_files] == [
+        "config.json", "best.keras", "last.keras", "best_epoch.json", "history.csv", "curves.png"
+    ]

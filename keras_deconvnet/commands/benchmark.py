@@ -26,7 +26,6 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from keras_deconvnet.cli import add_verbose_argument, int_flag, int_list_flag, parse_size
 from keras_deconvnet.benchmark.config import MODEL_NAMES, QUICK, VGG, BenchmarkConfig

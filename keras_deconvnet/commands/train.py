@@ -18,16 +18,16 @@ the --resume command that continues the run from its last finished epoch (and st
 import argparse
 import shlex
 import sys
-from pathlib import Path
 
 from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_scales, size_flag
 from keras_deconvnet.mix_settings import MIX_MODES
 from keras_deconvnet.models.registry import MODEL_NAMES
-from keras_deconvnet.options import LOSS_NAMES, WANDB_MODES
+from keras_deconvnet.options import LOSS_NAMES, TTA_FLIPS, WANDB_MODES
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.training.config import OPTIMIZERS, PRESETS, SCHEDULES, STRATEGIES, TrainConfig, flag_name
 from keras_deconvnet.training.data import DATA_LOADERS
 from keras_deconvnet.training.recipe_files import bundled_recipes
+from keras_deconvnet.training.run_folder import RunFolder
 
 DEFAULTS = TrainConfig()
 # Flags that are not TrainConfig fields.
@@ -80,7 +80,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--class-weights", help="'none', 'median-frequency' (SegNet's, from the training masks; best mean class accuracy), 'sqrt-median-frequency' (their square roots; fewer false positives of rare classes, better mean IoU), 'enet' (ENet's 1/ln(1.10 + p) of each class's share p of the pixels, as DABNet trains on CamVid) or one comma-separated weight per class (default: none)")
     add("--ema-decay", type=float, help="keep an exponential moving average of the weights with this decay (e.g. 0.999); the average is what each epoch validates and what best.keras and last.keras hold; 0 turns it off (default: 0)")
     add("--teacher", metavar="MODEL", help="distil from this .keras model (of the same classes; any model, e.g. a larger run's last.keras): its probabilities, averaged over its --teacher-tta views, are computed once per training image before the first epoch and kept in the run folder, then the loss adds the KL divergence to them at --distill-temperature (default: none)")
-    add("--teacher-tta", choices=("none", "flip"), help=f"the teacher's test-time augmentation, as evaluate's --tta: 'flip' averages each view with its mirror (default: {DEFAULTS.teacher_tta})")
+    add("--teacher-tta", choices=TTA_FLIPS, help=f"the teacher's test-time augmentation, as evaluate's --tta: 'flip' averages each view with its mirror (default: {DEFAULTS.teacher_tta})")
     add("--teacher-tta-scales", type=parse_scales, help=f"the teacher's views at these multiples of its input size, as evaluate's --tta-scales (default: {','.join(map(str, DEFAULTS.teacher_tta_scales))})")
     add("--distill-temperature", type=float, help=f"softens the teacher's and the student's probabilities before the KL divergence; above 0 (default: {DEFAULTS.distill_temperature})")
     add("--distill-weight", type=float, help=f"the teacher's share of the loss, in [0, 1]: (1 - w) x the --loss on the labels + w x T^2 x the KL divergence (default: {DEFAULTS.distill_weight})")
@@ -138,7 +138,7 @@ def main(args: argparse.Namespace) -> None:
 
 def interruption(run_dir: str) -> str:
     """What Ctrl-C leaves: a run to continue with --resume once its folder holds a config."""
-    if not any((Path(run_dir) / name).is_file() for name in ("config.json", "recipe.json")):
+    if not RunFolder(run_dir).has_started():
         return f"stopped before the run in {run_dir} started; start it again with the same command"
     return (
         f"the run in {run_dir} stops here; continue it with "

@@ -12,14 +12,13 @@ Used by `export` and `int8-sensitivity`, and from Python:
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_deconvnet.datasets import DatasetInfo, label_options, load_split
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.training.run_folder import RunFolder
 
 if TYPE_CHECKING:
     import keras
@@ -37,13 +36,8 @@ class DataSource:
 
 def run_config(model_path: str) -> dict:
     """The config.json of the training run beside the model (a run folder's best.keras), or {}."""
-    path = Path(model_path).with_name("config.json")
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise UsageError(f"cannot read the run config {path}: {error}") from None
+    folder = RunFolder.of_checkpoint(model_path)
+    return folder.read_config() if folder.config.is_file() else {}
 
 
 def data_source(

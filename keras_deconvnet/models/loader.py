@@ -13,6 +13,7 @@ from keras_deconvnet.models import layers  # noqa: F401 (registers the custom la
 def run_folder_hint(path: Path) -> str:
     """'; pass RUN/best.keras' when `path` is a training run's folder, the mistake of passing the
     run rather than one of its checkpoints; '' otherwise."""
+    # The checkpoint names of `training.run_folder.RunFolder`, which comes after the models in the data flow.
     checkpoints = [path / name for name in ("best.keras", "last.keras") if (path / name).is_file()]
     return f"; {path} is a training run's folder: pass {checkpoints[0]}" if checkpoints else ""
 

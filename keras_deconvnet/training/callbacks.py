@@ -15,8 +15,7 @@ import numpy as np
 
 from keras_deconvnet.json_files import write_json
 from keras_deconvnet.metrics import scores_from_confusion
-
-LAST_EPOCH_FILE = "last_epoch.json"
+from keras_deconvnet.training.run_folder import RunFolder
 
 
 class ValidationScores(keras.callbacks.Callback):
@@ -68,9 +67,9 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
 
     def __init__(self, run_dir: Path, monitor: str = "val_mean_iou"):
         super().__init__()
-        self.run_dir = run_dir
+        self.folder = RunFolder(run_dir)
         self.monitor = monitor
-        best_file = run_dir / "best_epoch.json"
+        best_file = self.folder.best_epoch
         self.best = json.loads(best_file.read_text()) if best_file.is_file() else {}
 
     def on_epoch_end(self, epoch, logs=None):
@@ -78,12 +77,12 @@ class BestAndLastCheckpoints(keras.callbacks.Callback):
         value = logs.get(self.monitor)
         if value is not None and value > self.best.get(self.monitor, -np.inf):
             self.best = {"epoch": epoch + 1, **logs}
-            self._save(self.run_dir / "best.keras")
-            write_json(self.run_dir / "best_epoch.json", self.best)
+            self._save(self.folder.best_model)
+            write_json(self.folder.best_epoch, self.best)
         # last.keras is the epoch's commit point, written after everything else of the epoch.
-        self._save(self.run_dir / "last.keras")
+        self._save(self.folder.last_model)
         iterations = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        write_json(self.run_dir / LAST_EPOCH_FILE, {"epoch": epoch + 1, "iterations": iterations})
+        write_json(self.folder.last_epoch, {"epoch": epoch + 1, "iterations": iterations})
 
     def _save(self, path: Path) -> None:
         partial = path.with_name(f".{path.stem}.partial.keras")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.options import MAX_TTA_SCALE
+from keras_deconvnet.options import MAX_TTA_SCALE, TTA_FLIPS
 from keras_deconvnet.training.recipe_files import preset_settings
+from keras_deconvnet.training.run_folder import RunFolder
 
 # The one-stage recipes shipped with the package, by name: the paper's Tables II and III and
 # the CamVid recipe. Explicit flags override them.
@@ -99,10 +100,10 @@ def load_run_config(run_dir: str | Path, explicit: dict) -> TrainConfig:
     Raises:
         UsageError: no config.json, or a flag that changes what the checkpoint holds (`FIXED_ON_RESUME`).
     """
-    config_file = Path(run_dir) / "config.json"
-    if not config_file.is_file():
+    folder = RunFolder(run_dir)
+    if not folder.config.is_file():
         raise UsageError(f"nothing to resume in {run_dir}: it has no config.json")
-    saved = json.loads(config_file.read_text())
+    saved = folder.read_config()
     fields = {field.name for field in dataclasses.fields(TrainConfig)}
     values = {key: value for key, value in saved.items() if key in fields}
     changed = {
@@ -139,7 +140,7 @@ RULES = (
     ("batch_size", lambda config: config.batch_size >= 1, "at least 1"),
     ("input_size", lambda config: _is_size(config.input_size), "HEIGHTxWIDTH, two positive multiples of 32"),
     ("ema_decay", lambda config: 0 <= config.ema_decay < 1, "in [0, 1) (0 turns the average off)"),
-    ("teacher_tta", lambda config: config.teacher_tta in ("none", "flip"), "none or flip"),
+    ("teacher_tta", lambda config: config.teacher_tta in TTA_FLIPS, " or ".join(TTA_FLIPS)),
     ("teacher_tta_scales", lambda config: _are_scales(config.teacher_tta_scales), f"positive multiples of the teacher's input size, at most {MAX_TTA_SCALE:g}, such as 0.75,1.0,1.25"),
     ("distill_temperature", lambda config: config.distill_temperature > 0, "above 0"),
     ("distill_weight", lambda config: 0 <= config.distill_weight <= 1, "in [0, 1]"),

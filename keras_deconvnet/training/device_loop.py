@@ -29,10 +29,10 @@ from keras_deconvnet.losses import build_loss
 from keras_deconvnet.metrics import scores_from_confusion
 from keras_deconvnet.models import build_model
 from keras_deconvnet.numpy_pipeline import resize_pair
-from keras_deconvnet.training.callbacks import LAST_EPOCH_FILE
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.optim import build_optimizer, learning_rate
+from keras_deconvnet.training.run_folder import RunFolder
 
 CHECKPOINTS = 50  # validations and checkpoints a run, besides its last epoch
 
@@ -143,7 +143,7 @@ def train_on_device(config: TrainConfig) -> dict:
     run_config = {**dataclasses.asdict(config), "num_classes": info.num_classes, "class_names": list(info.class_names),
                   "class_weights_used": class_weights, "parameters": model.count_params(), "steps_per_epoch": steps,
                   "device": str(jax.devices()[0]), "commit": source_commit()}
-    write_json(run_dir / "config.json", run_config)
+    write_json(RunFolder(run_dir).config, run_config)
 
     data = (jnp.asarray(images), jnp.asarray(masks), jnp.asarray(sizes))
     draw_shape, class_shape = draw_shapes(config.batch_size, info.num_classes)
@@ -206,9 +206,9 @@ def train_on_device(config: TrainConfig) -> dict:
         partial.replace(path)
 
     every = max(config.epochs // CHECKPOINTS, 1)
-    best_file = run_dir / "best_epoch.json"
+    best_file = RunFolder(run_dir).best_epoch
     best = json.loads(best_file.read_text()) if resumed and best_file.is_file() else {}
-    history_file = run_dir / "history.csv"
+    history_file = RunFolder(run_dir).history
     rows = []
     if resumed and history_file.is_file():
         with open(history_file, newline="") as handle:
@@ -231,10 +231,10 @@ def train_on_device(config: TrainConfig) -> dict:
             _write_history(history_file, rows)
             if row["val_mean_iou"] > best.get("val_mean_iou", -1.0):
                 best = {**row, "epoch": epoch + 1}
-                save(run_dir / "best.keras", *state)
+                save(RunFolder(run_dir).best_model, *state)
                 write_json(best_file, best)
-            save(run_dir / "last.keras", *state)
-            write_json(run_dir / LAST_EPOCH_FILE, {"epoch": epoch + 1, "iterations": (epoch + 1) * steps})
+            save(RunFolder(run_dir).last_model, *state)
+            write_json(RunFolder(run_dir).last_epoch, {"epoch": epoch + 1, "iterations": (epoch + 1) * steps})
             print(f"epoch {epoch + 1}/{config.epochs} - loss {row['loss']:.4f} - val_mean_iou "
                   f"{row['val_mean_iou']:.4f} - {time.perf_counter() - start:.0f} s", flush=True)
     wall_time = time.perf_counter() - start
@@ -247,7 +247,7 @@ def train_on_device(config: TrainConfig) -> dict:
         "last_val_mean_iou": float(last["val_mean_iou"]) if last else None, "wall_time_s": round(earlier + wall_time, 1),
         "images_per_s": round((config.epochs - first_epoch) * steps * config.batch_size / max(wall_time, 1e-9), 2),
     }
-    write_json(run_dir / "metrics.json", metrics)
+    write_json(RunFolder(run_dir).metrics, metrics)
     return metrics
 
 

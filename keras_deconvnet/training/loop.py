@@ -44,6 +44,7 @@ from keras_deconvnet.training.devices import (
 from keras_deconvnet.training.distillation import DistillationLoss
 from keras_deconvnet.training.interrupts import StopBetweenSteps
 from keras_deconvnet.training.optim import build_optimizer, compile_for_training
+from keras_deconvnet.training.run_folder import RunFolder
 from keras_deconvnet.training.resume import (
     earlier_seconds,
     monitored_history,
@@ -86,16 +87,16 @@ def source_commit() -> str | None:
 def check_run_dir(config: TrainConfig) -> Path:
     """The run folder: new, or an unfinished run when resuming. Created later, once the data loads."""
     run_dir = check_output_dir(config.output_dir, "--output-dir")
-    config_file = run_dir / "config.json"
+    folder = RunFolder(run_dir)
     if config.resume:
-        if not config_file.is_file():
+        if not folder.config.is_file():
             raise UsageError(f"nothing to resume in {run_dir}: it has no config.json")
-        if (run_dir / "metrics.json").is_file():
+        if folder.has_finished():
             raise UsageError(
                 f"the run in {run_dir} has finished; to train it further, start a new run from its "
-                f"weights: --init-weights {shlex.quote(str(run_dir / 'last.keras'))} --output-dir NEW_FOLDER"
+                f"weights: --init-weights {shlex.quote(str(folder.last_model))} --output-dir NEW_FOLDER"
             )
-    elif config_file.is_file():
+    elif folder.config.is_file():
         raise UsageError(
             f"{run_dir} already holds a run; pass --resume to continue it or choose another --output-dir"
         )
@@ -184,9 +185,10 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
             print(f"{run_dir} has no checkpoint yet: starting it from epoch 1")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if resumed and not chief and (run_dir / "best_epoch.json").is_file():
-        shutil.copy(run_dir / "best_epoch.json", out_dir)  # the same saves as the chief's
-    summary_file = out_dir / "model_summary.txt"
+    if resumed and not chief and RunFolder(run_dir).best_epoch.is_file():
+        shutil.copy(RunFolder(run_dir).best_epoch, out_dir)  # the same saves as the chief's
+    out = RunFolder(out_dir)
+    summary_file = out.model_summary
     with open(summary_file, "w") as handle:
         model.summary(print_fn=lambda line, **_: handle.write(line + "\n"))
     run_config = {
@@ -200,9 +202,9 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         "val_images_in_train": data.val_images_in_train,
         "commit": source_commit(),
     }
-    write_json(out_dir / "config.json", run_config)
+    write_json(out.config, run_config)
 
-    wandb_id_file = out_dir / "wandb_run_id"
+    wandb_id_file = out.wandb_run_id
     resume_id = wandb_id_file.read_text().strip() if config.resume and wandb_id_file.is_file() else None
     wandb_mode = config.wandb if chief else "disabled"
     run = tracking.start_run(wandb_mode, config.wandb_project, out_dir, run_config, resume_id)
@@ -215,9 +217,9 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
         EpochStats(),
         # 0: a fixed schedule
         *([ResumableEarlyStopping(config.patience, previous)] if config.patience else []),
-        keras.callbacks.CSVLogger(str(out_dir / "history.csv"), append=config.resume),
+        keras.callbacks.CSVLogger(str(out.history), append=config.resume),
         # Keras' TensorBoard callback writes through TensorFlow's summary ops.
-        *([keras.callbacks.TensorBoard(str(out_dir / "tensorboard"))] if has_tensorflow() else []),
+        *([keras.callbacks.TensorBoard(str(out.tensorboard))] if has_tensorflow() else []),
         checkpoints,  # last: its last.keras commits the epoch
     ]
     if run is not None:
@@ -263,10 +265,10 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
             epochs_this_session * data.steps_per_epoch * config.batch_size / wall_time, 2
         ),
     }
-    write_json(out_dir / "metrics.json", metrics)
+    write_json(out.metrics, metrics)
     plot_curves(out_dir)
     if run is not None:
-        tracking.finish_run(run, out_dir / "best.keras", summary_file, metrics, f"{config.model}-{config.dataset}")
+        tracking.finish_run(run, out.best_model, summary_file, metrics, f"{config.model}-{config.dataset}")
     return metrics
 
 

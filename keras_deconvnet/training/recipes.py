@@ -29,12 +29,10 @@ from keras_deconvnet.training.config import (
 )
 from keras_deconvnet.training.class_weights import NAMED_WEIGHTS
 from keras_deconvnet.training.recipe_files import Recipe, parse_recipe, read_recipe
+from keras_deconvnet.training.run_folder import RunFolder
 
-RECIPE_FILE = "recipe.toml"
-STATE_FILE = "recipe.json"
 # Fields a recipe cannot set: where the run goes and how it was started belong to the command.
 NOT_IN_RECIPES = ("output_dir", "resume", "preset", "recipe", "stage")
-FINAL_FILES = ("config.json", "best.keras", "last.keras", "best_epoch.json", "history.csv", "curves.png")
 
 
 def _field_types() -> dict[str, type]:
@@ -43,16 +41,15 @@ def _field_types() -> dict[str, type]:
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The fields with a fixed set of values, and those values."""
-    from keras_deconvnet.losses import LOSS_NAMES
     from keras_deconvnet.mix_settings import MIX_MODES
+    from keras_deconvnet.options import LOSS_NAMES, TTA_FLIPS, WANDB_MODES
     from keras_deconvnet.models.registry import MODEL_NAMES
-    from keras_deconvnet.tracking import WANDB_MODES
     from keras_deconvnet.training.data import DATA_LOADERS
 
     return {
         "model": MODEL_NAMES, "loss": LOSS_NAMES, "mix": MIX_MODES, "optimizer": OPTIMIZERS,
         "schedule": SCHEDULES, "strategy": STRATEGIES, "data_loader": DATA_LOADERS, "wandb": WANDB_MODES,
-        "teacher_tta": ("none", "flip"),
+        "teacher_tta": TTA_FLIPS,
     }
 
 
@@ -133,7 +130,7 @@ def stage_config(recipe: Recipe, index: int, overrides: dict, run_dir: Path) -> 
     values.update(overrides if index == 0 else {k: v for k, v in overrides.items() if k != "init_weights"})
     values.update(recipe=recipe.source, stage=stage.name, output_dir=str(run_dir / stage_folder(recipe, index)))
     if index > 0:
-        values["init_weights"] = str(run_dir / stage_folder(recipe, index - 1) / "last.keras")
+        values["init_weights"] = str(RunFolder(run_dir / stage_folder(recipe, index - 1)).last_model)
     config = TrainConfig(**values)
     validate(config, name=lambda field: flag_name(field) if field in overrides else f"{where}: {field}")
     return config
@@ -151,7 +148,7 @@ def check_recipe(recipe: Recipe, overrides: dict, run_dir: Path) -> list[TrainCo
 
 def is_recipe_run(run_dir: str | Path) -> bool:
     """Whether `run_dir` holds a recipe run (its recipe.json)."""
-    return (Path(run_dir) / STATE_FILE).is_file()
+    return RunFolder(run_dir).recipe_state.is_file()
 
 
 def prepare_recipe_run(recipe_name: str | None, output_dir: str, overrides: dict, resume: bool) -> tuple[Recipe, dict]:
@@ -168,19 +165,20 @@ def prepare_recipe_run(recipe_name: str | None, output_dir: str, overrides: dict
                 f"{run_dir} is not empty; pass --resume to continue the run it holds or choose another --output-dir"
             )
         return read_recipe(recipe_name), overrides
+    folder = RunFolder(run_dir)
     if not is_recipe_run(run_dir):
-        raise UsageError(f"nothing to resume in {run_dir}: it holds no recipe run ({STATE_FILE})")
-    if (run_dir / "metrics.json").is_file():
+        raise UsageError(f"nothing to resume in {run_dir}: it holds no recipe run ({folder.recipe_state.name})")
+    if folder.has_finished():
         raise UsageError(
             f"the recipe run in {run_dir} has finished; to train it further, start a new run from its weights: "
-            f"--init-weights {run_dir / 'last.keras'} --output-dir NEW_FOLDER"
+            f"--init-weights {folder.last_model} --output-dir NEW_FOLDER"
         )
-    state = json.loads((run_dir / STATE_FILE).read_text())
-    recipe = parse_recipe((run_dir / RECIPE_FILE).read_text(), Path(state["recipe"]))
+    state = json.loads(folder.recipe_state.read_text())
+    recipe = parse_recipe(folder.recipe.read_text(), Path(state["recipe"]))
     if recipe_name is not None and read_recipe(recipe_name).text != recipe.text:
         raise UsageError(
             f"--recipe {recipe_name} differs from the recipe the run in {run_dir} follows ({state['recipe']}, "
-            f"kept as {run_dir / RECIPE_FILE}); leave --recipe out to resume it"
+            f"kept as {folder.recipe}); leave --recipe out to resume it"
         )
     saved = state["overrides"]
     changed = {key: value for key, value in overrides.items() if json.dumps(saved.get(key)) != json.dumps(value)}
@@ -198,8 +196,9 @@ def prepare_recipe_run(recipe_name: str | None, output_dir: str, overrides: dict
 
 def _forget(run_dir: Path, created: bool) -> None:
     """Removes what a recipe run wrote before its first stage started."""
-    for name in (STATE_FILE, RECIPE_FILE):
-        (run_dir / name).unlink(missing_ok=True)
+    folder = RunFolder(run_dir)
+    for path in (folder.recipe_state, folder.recipe):
+        path.unlink(missing_ok=True)
     if created:
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -225,26 +224,25 @@ def run_recipe(recipe: Recipe, output_dir: str, overrides: dict | None = None, r
     created = not run_dir.exists()
     if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / RECIPE_FILE).write_text(recipe.text)
+        RunFolder(run_dir).recipe.write_text(recipe.text)
         state = {"recipe": recipe.source, "commit": source_commit(), "overrides": overrides}
-        write_json(run_dir / STATE_FILE, state)  # last: it marks the folder as a recipe run
+        write_json(RunFolder(run_dir).recipe_state, state)  # last: it marks the folder as a recipe run
     stages = {}
     try:
         for index, config in enumerate(configs):
-            stage_dir = Path(config.output_dir)
-            if not (stage_dir / "metrics.json").is_file():
-                started = (stage_dir / "config.json").is_file()
-                print(f"stage {index + 1}/{len(configs)} '{config.stage}': {config.epochs} epochs in {stage_dir}")
+            stage = RunFolder(config.output_dir)
+            if not stage.has_finished():
+                started = stage.config.is_file()
+                print(f"stage {index + 1}/{len(configs)} '{config.stage}': {config.epochs} epochs in {stage.path}")
                 train(dataclasses.replace(config, resume=started))
-            stages[config.stage] = json.loads((stage_dir / "metrics.json").read_text())
+            stages[config.stage] = json.loads(stage.metrics.read_text())
     except BaseException:
-        if not resume and not (Path(configs[0].output_dir) / "config.json").is_file():
+        if not resume and not RunFolder(configs[0].output_dir).config.is_file():
             _forget(run_dir, created)  # refused before it started (bad data, say): the same command may run again
         raise
-    last_dir = Path(configs[-1].output_dir)
-    for name in FINAL_FILES:
-        if (last_dir / name).is_file():
-            shutil.copy2(last_dir / name, run_dir / name)
+    for path in RunFolder(configs[-1].output_dir).final_files:
+        if path.is_file():
+            shutil.copy2(path, run_dir / path.name)
     metrics = {
         **stages[configs[-1].stage],
         "recipe": recipe.source,
@@ -252,5 +250,5 @@ def run_recipe(recipe: Recipe, output_dir: str, overrides: dict | None = None, r
         "wall_time_s": round(sum(stage["wall_time_s"] for stage in stages.values()), 1),
         "stages": stages,
     }
-    write_json(run_dir / "metrics.json", metrics)  # last: it marks the run finished
+    write_json(RunFolder(run_dir).metrics, metrics)  # last: it marks the run finished
     return metrics

@@ -21,7 +21,7 @@ import keras
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.models import load_model
-from keras_deconvnet.training.callbacks import LAST_EPOCH_FILE
+from keras_deconvnet.training.run_folder import RunFolder
 
 
 @dataclasses.dataclass
@@ -38,7 +38,7 @@ def _iterations(model: keras.Model) -> int:
 
 def _history(run_dir: Path) -> tuple[list[str] | None, list[dict]]:
     """history.csv's field names (None: no file, or no epoch ended) and rows."""
-    history = run_dir / "history.csv"
+    history = RunFolder(run_dir).history
     if not history.is_file():
         return None, []
     with open(history, newline="") as handle:  # empty when killed before its first row
@@ -46,13 +46,14 @@ def _history(run_dir: Path) -> tuple[list[str] | None, list[dict]]:
         return reader.fieldnames, list(reader)
 
 
-def _epochs_in(run_dir: Path, name: str, model: keras.Model) -> int:
-    """The epochs `model` (loaded from `name`) has trained, from the file written beside it."""
-    if name == "best.keras":
-        best_file = run_dir / "best_epoch.json"
+def _epochs_in(run_dir: Path, path: Path, model: keras.Model) -> int:
+    """The epochs `model` (loaded from `path`) has trained, from the file written beside it."""
+    folder = RunFolder(run_dir)
+    if path == folder.best_model:
+        best_file = folder.best_epoch
         return int(json.loads(best_file.read_text())["epoch"]) if best_file.is_file() else 0
     try:
-        state = json.loads((run_dir / LAST_EPOCH_FILE).read_text())
+        state = json.loads(folder.last_epoch.read_text())
         epoch, iterations = int(state["epoch"]), int(state["iterations"])
     except (OSError, ValueError, KeyError, TypeError):
         # None yet (killed after the first rename) or from older code: history.csv has a
@@ -69,11 +70,12 @@ def resume_point(run_dir: Path) -> ResumePoint | None:
     Raises:
         UsageError: `last.keras` and `best.keras` exist but neither can be read.
     """
-    if not any((run_dir / name).exists() for name in ("last.keras", "best.keras")):
+    folder = RunFolder(run_dir)
+    checkpoints = (folder.last_model, folder.best_model)
+    if not any(path.exists() for path in checkpoints):
         return None
     failures = []
-    for name in ("last.keras", "best.keras"):
-        path = run_dir / name
+    for path in checkpoints:
         try:
             checkpoint = load_model(path, compile=True)
         except UsageError as error:
@@ -84,7 +86,7 @@ def resume_point(run_dir: Path) -> ResumePoint | None:
             continue
         if failures:
             print(f"warning: {failures[0]}; resuming from {path} instead", file=sys.stderr)
-        return ResumePoint(checkpoint, _epochs_in(run_dir, name, checkpoint))
+        return ResumePoint(checkpoint, _epochs_in(run_dir, path, checkpoint))
     raise UsageError(f"cannot resume {run_dir}: {'; '.join(failures)}; start a new run")
 
 
@@ -121,5 +123,5 @@ def monitored_history(run_dir: Path, epochs: int, monitor: str, keep_rows: bool 
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(partial, run_dir / "history.csv")
+    os.replace(partial, RunFolder(run_dir).history)
     return values

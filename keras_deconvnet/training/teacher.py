@@ -25,9 +25,8 @@ from keras_deconvnet.errors import UsageError
 from keras_deconvnet.json_files import write_json
 from keras_deconvnet.models import load_model, model_input_size
 from keras_deconvnet.pipeline import soft_target_file
+from keras_deconvnet.training.run_folder import RunFolder
 from keras_deconvnet.tta import TestTimeAugmentation
-
-FOLDER = "teacher_probabilities"
 
 
 class _ModelViews:
@@ -53,7 +52,7 @@ def teacher_probabilities(config, split, info, run_dir: Path) -> Path:
         config: the run's `TrainConfig` (teacher, teacher_tta, teacher_tta_scales).
         split: the training split's decoded feature dicts (`load_split`).
         info: its `DatasetInfo`.
-        run_dir: the run folder; the probabilities go to its `teacher_probabilities/`.
+        run_dir: the run folder; the probabilities go to its `teacher_probabilities/` (`RunFolder`).
 
     Raises:
         UsageError: the teacher cannot be loaded, or predicts other classes than the dataset's.
@@ -71,7 +70,7 @@ def teacher_probabilities(config, split, info, run_dir: Path) -> Path:
         "split": config.train_split,
         "num_classes": info.num_classes,
     }
-    folder = run_dir / FOLDER
+    folder = RunFolder(run_dir).teacher_probabilities
     manifest = folder / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()).get("made_by") == made_by:
         return folder
@@ -84,7 +83,7 @@ def teacher_probabilities(config, split, info, run_dir: Path) -> Path:
             f"--teacher {teacher} predicts {model.output_shape[-1]} classes but {info.name} has "
             f"{info.num_classes}; pass a model trained on the same dataset"
         )
-    partial = run_dir / f".{FOLDER}.partial"
+    partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     count = int(split.cardinality()) if int(split.cardinality()) > 0 else None
