@@ -408,7 +408,7 @@ def test_a_config_another_process_prepared_meanwhile_is_used(cache, monkeypatch)
 
 
 def test_undecoded_splits_give_the_pipelines_the_same_batches():
-    from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+    from keras_deconvnet.data.pipeline import evaluation_pipeline, training_pipeline
 
     decoded, info = load_split("demo", "train", **SMALL_DEMO)
     encoded, _ = load_split("demo", "train", decode=False, **SMALL_DEMO)

@@ -62,7 +62,7 @@ def test_a_class_map_file_agrees_with_the_int8_logits_file_and_refuses_logits(mo
         classes_file.logits(images)
     # evaluate and predict segment images of any size; only TTA needs logits
     from keras_deconvnet.evaluation import segment
-    from keras_deconvnet.tta import TestTimeAugmentation
+    from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 
     np.testing.assert_array_equal(segment(classes_file, images[0]), segment(logits_file, images[0]))
     photo = images[0][:24, :30]

@@ -10,7 +10,7 @@ import pytest
 
 from keras_deconvnet.datasets.arrays import load_arrays
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.numpy_pipeline import (
+from keras_deconvnet.data.numpy_pipeline import (
     EvaluationBatches,
     TrainingBatches,
     photometric_distortion,

@@ -3,9 +3,9 @@ import pytest
 import tensorflow as tf
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.augmentation import random_crop, random_flip, random_scale, resize_pair
-from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.augmentation import random_crop, random_flip, random_scale, resize_pair
+from keras_deconvnet.data.pipeline import evaluation_pipeline, training_pipeline
 
 NUM_CLASSES = 7
 SIGNATURE = {

@@ -11,7 +11,7 @@ from PIL import Image
 from keras_deconvnet import evaluation
 from keras_deconvnet.commands import predict
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.image_files import check_readable, read_rgb, write_png
+from keras_deconvnet.files import check_readable, read_rgb, write_png
 from keras_deconvnet.models import build_model
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import load_script
 from keras_deconvnet import UsageError
-from keras_deconvnet.cli import run
+from keras_deconvnet.commands.cli import run
 from keras_deconvnet.training import PRESETS, TrainConfig, prepare_recipe_run, read_recipe, run_recipe
 from keras_deconvnet.training.recipe_files import bundled_recipes
 from keras_deconvnet.training.recipes import check_recipe

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from keras_deconvnet import UsageError, build_model
-from keras_deconvnet.cli import parse_scales, parse_size, size_flag
-from keras_deconvnet.summary import format_stage_table, stage_rows
+from keras_deconvnet.commands.cli import parse_scales, parse_size, size_flag
+from keras_deconvnet.models.summary import format_stage_table, stage_rows
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

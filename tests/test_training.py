@@ -285,7 +285,7 @@ def test_wandb_logs_on_its_epoch_axis_with_the_rate_each_epoch_trained_with(tmp_
     import keras
     import wandb
 
-    from keras_deconvnet.tracking import SegmentationImageLogger, metrics_logger
+    from keras_deconvnet.training.tracking import SegmentationImageLogger, metrics_logger
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")

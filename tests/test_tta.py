@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.cli import add_tta_arguments, tta_from_args
+from keras_deconvnet.commands.cli import add_tta_arguments, tta_from_args
 from keras_deconvnet.evaluation import segment
-from keras_deconvnet.tta import TestTimeAugmentation as TTA
-from keras_deconvnet.tta import window_logits, window_starts
+from keras_deconvnet.evaluation.tta import TestTimeAugmentation as TTA
+from keras_deconvnet.evaluation.tta import window_logits, window_starts
 
 
 class PixelPredictor:
