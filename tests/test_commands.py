@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPTS
+from helpers import SCRIPTS
 from keras_deconvnet.commands import COMMANDS, summary
 from keras_deconvnet.commands.train import resume_command
 
@@ -75,6 +75,7 @@ def test_help_of_the_installed_command_imports_no_tensorflow():
     assert assert_help_without_tensorflow(entry_point(), "train").startswith("usage: keras-deconvnet train ")
 
 
+@pytest.mark.slow
 def test_summarize_prints_what_the_script_prints_and_nothing_else():
     flags = ["--model", "lean", "--input-size", "64x64", "--num-classes", "3"]
     command = run(entry_point(), "summarize", *flags)
@@ -85,6 +86,7 @@ def test_summarize_prints_what_the_script_prints_and_nothing_else():
     assert command.stderr == script.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_bad_flag_value_is_one_line_and_exit_2():
     done = run(entry_point(), "summarize", "--model", "lean", "--num-classes", "1")
     assert done.returncode == 2
@@ -133,6 +135,7 @@ CONVERT_AND_RUN = (
 )
 
 
+@pytest.mark.slow
 def test_the_converter_and_litert_notices_stay_hidden_unless_verbose():
     quiet = run(sys.executable, "-c", CONVERT_AND_RUN)
     assert quiet.stdout.strip() == "converted", quiet.stderr

@@ -482,6 +482,7 @@ def test_palettes_and_colorize():
     assert camvid.tolist() == [[[0, 0, 0], [128, 64, 128]]]
 
 
+@pytest.mark.slow
 def test_split_stats_count_every_label_and_the_script_prints_them(tmp_path):
     source = write_camvid_tree(tmp_path / "camvid")
     dataset, info = load_split("camvid", "train", source)

@@ -147,6 +147,7 @@ class SplitInfo:
     name, num_classes = "demo", 4
 
 
+@pytest.mark.slow
 def test_the_teachers_probabilities_are_made_once_and_remade_for_another_teacher(tmp_path, monkeypatch):
     config = TrainConfig(teacher=str(teacher_model(tmp_path / "teacher.keras")), teacher_tta_scales=(1.0,), dataset="demo")
     folder = teacher_probabilities(config, small_split(), SplitInfo(), tmp_path / "run")
@@ -166,6 +167,7 @@ def test_the_teachers_probabilities_are_made_once_and_remade_for_another_teacher
     assert json.loads((folder / "manifest.json").read_text())["made_by"]["views"]["flip"] is True
 
 
+@pytest.mark.slow
 def test_a_teacher_of_other_classes_or_no_file_is_one_line(tmp_path):
     other = TrainConfig(teacher=str(teacher_model(tmp_path / "teacher.keras", num_classes=3)))
     with pytest.raises(UsageError, match="predicts 3 classes but demo has 4"):
@@ -174,6 +176,7 @@ def test_a_teacher_of_other_classes_or_no_file_is_one_line(tmp_path):
         teacher_probabilities(TrainConfig(teacher=str(tmp_path / "none.keras")), small_split(), SplitInfo(), tmp_path)
 
 
+@pytest.mark.slow
 def test_a_run_with_a_teacher_trains_and_its_checkpoint_reloads_for_resuming(tmp_path):
     from keras_deconvnet.models import load_model
 

@@ -31,6 +31,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_models_and_losses_train_on_the_jax_backend():
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}

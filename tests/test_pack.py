@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import load_script
+from helpers import load_script
 from keras_deconvnet.commands.cli import run
 from keras_deconvnet.datasets.arrays import load_arrays
 from keras_deconvnet.datasets.pack import pack_camvid

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import load_script
+from helpers import load_script
 from keras_deconvnet.commands.cli import run
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation.records import fill_page, load_records, release_table, render_table, stale_pages

@@ -124,6 +124,7 @@ def test_flags_fall_back_to_the_release_metadata_one_by_one():
             tta_flags("--tta-scales", bad)
 
 
+@pytest.mark.slow
 def test_export_refuses_tta_it_could_not_store():
     script = Path(__file__).resolve().parents[1] / "scripts" / "export.py"
     done = subprocess.run(

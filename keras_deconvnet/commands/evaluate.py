@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> None:
     from keras.utils import Progbar
 
     from keras_deconvnet.datasets import dataset_info, label_options, load_split
-    from keras_deconvnet.evaluation import (
+    from keras_deconvnet.evaluation.scoring import (
         check_classes,
         evaluate,
         format_scores,

@@ -68,7 +68,7 @@ def main(args: argparse.Namespace) -> None:
     from keras.utils import Progbar
 
     from keras_deconvnet.datasets.palette import colorize
-    from keras_deconvnet.evaluation import segment
+    from keras_deconvnet.evaluation.scoring import segment
     from keras_deconvnet.export import load_predictor
     from keras_deconvnet.files import check_readable, read_rgb, write_png
     from keras_deconvnet.process import DeferredInterrupt
