@@ -24,8 +24,8 @@ import keras
 from keras import ops
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.options import LOSS_NAMES
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.constants import LOSS_NAMES
 
 
 

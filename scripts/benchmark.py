@@ -1,6 +1,6 @@
 """Benchmark every model and the bare encoder: `keras-deconvnet benchmark`, whose code is keras_deconvnet/commands/benchmark.py."""
 
-from keras_deconvnet.cli import run
+from keras_deconvnet.commands.cli import run
 from keras_deconvnet.commands.benchmark import get_args_parser, main
 
 if __name__ == "__main__":

@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_deconvnet.augmentation import PhotometricDistortion
-from keras_deconvnet.pipeline import training_pipeline
+from keras_deconvnet.data.augmentation import PhotometricDistortion
+from keras_deconvnet.data.pipeline import training_pipeline
 
 NUM_CLASSES = 5
 

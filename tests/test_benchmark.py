@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from conftest import load_script
+from helpers import load_script
 from keras_deconvnet import UsageError, build_model
 from keras_deconvnet.benchmark import (
     BenchmarkConfig,
@@ -266,6 +266,7 @@ def test_an_out_stem_below_a_file_or_at_a_folder_is_one_line_error(script, tmp_p
             script.main(script.get_args_parser().parse_args(["--quick", "--out", str(out)]), [])
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     argv = ["--quick", "--models", "encoder,lean,lean_minimalistic", "--sizes", "64x64", "--skip-vgg",
             "--calibration-images", "2", "--tflite-runs", "2", "--out", str(tmp_path / "bench"),
@@ -307,7 +308,7 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
     assert "Ratio to the encoder:" in markdown and "| encoder | 1 | 1 |" in markdown
     assert "Ratio to the VGG16 DeconvNet:" not in markdown
     assert "- deconvnet_vgg16: not in this run, so no ratios to it" in markdown
-    assert "## Targets of `lean` (64x64)" in markdown and "| parameters <= 3M |" in markdown
+    assert "## Targets (64x64)" in markdown and "| parameters <= 3M |" in markdown
     assert markdown.count("int8 against float32 (LiteRT):") == 1
     int8_table = markdown.split("int8 against float32 (LiteRT):\n\n")[1].split("\n\n")[0].splitlines()
     assert int8_table[0].startswith("| model | f32 1 thread ms | int8 1 thread ms | int8/f32 1 thread |")
@@ -319,6 +320,7 @@ def test_quick_run_writes_json_and_markdown(script, tmp_path, capsys):
         assert rows[name][7] == str(int8["partitions"]) and rows[name][8].split()[0] == str(int8["other_ops"])
 
 
+@pytest.mark.slow
 def test_files_run_times_a_keras_model_as_float32_beside_its_int8_file(script, tmp_path, capsys):
     model = build_model("lean_minimalistic", num_classes=3, input_shape=(64, 64, 3))
     model.save(tmp_path / "tiny.keras")
@@ -367,6 +369,7 @@ def test_files_run_refuses_other_files_and_the_model_flags(script, tmp_path):
         run("--files", str(tmp_path / "broken.tflite"), "--out", str(tmp_path / "taken"))
 
 
+@pytest.mark.slow
 def test_data_throughput_quick_run_writes_json_and_markdown(tmp_path, capsys, monkeypatch):
     from keras_deconvnet.commands import benchmark_data
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCRIPTS
+from helpers import SCRIPTS
 from keras_deconvnet.commands import COMMANDS, summary
 from keras_deconvnet.commands.train import resume_command
 
@@ -75,6 +75,7 @@ def test_help_of_the_installed_command_imports_no_tensorflow():
     assert assert_help_without_tensorflow(entry_point(), "train").startswith("usage: keras-deconvnet train ")
 
 
+@pytest.mark.slow
 def test_summarize_prints_what_the_script_prints_and_nothing_else():
     flags = ["--model", "lean", "--input-size", "64x64", "--num-classes", "3"]
     command = run(entry_point(), "summarize", *flags)
@@ -85,6 +86,7 @@ def test_summarize_prints_what_the_script_prints_and_nothing_else():
     assert command.stderr == script.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_bad_flag_value_is_one_line_and_exit_2():
     done = run(entry_point(), "summarize", "--model", "lean", "--num-classes", "1")
     assert done.returncode == 2
@@ -109,7 +111,7 @@ def test_a_command_spelled_like_its_script_runs(tmp_path):
 
 
 QUIET_LEVEL = (
-    "import os, sys; from keras_deconvnet.quiet import quiet_logs; "
+    "import os, sys; from keras_deconvnet.process import quiet_logs; "
     "quiet_logs('--verbose' in sys.argv); print(os.environ.get('TF_CPP_MIN_LOG_LEVEL'))"
 )
 
@@ -124,7 +126,7 @@ def test_quiet_logs_set_level_3_unless_the_user_set_one_or_asks_for_verbose(user
 
 
 CONVERT_AND_RUN = (
-    "import sys, numpy as np; from keras_deconvnet.quiet import quiet_logs; quiet_logs('--verbose' in sys.argv); "
+    "import sys, numpy as np; from keras_deconvnet.process import quiet_logs; quiet_logs('--verbose' in sys.argv); "
     "from keras_deconvnet.models import build_model; from keras_deconvnet.export import convert_tflite; "
     "from keras_deconvnet.export.runtimes import litert_interpreter; "
     "model = build_model('lean_minimalistic', num_classes=3, input_shape=(32, 32, 3)); "
@@ -133,6 +135,7 @@ CONVERT_AND_RUN = (
 )
 
 
+@pytest.mark.slow
 def test_the_converter_and_litert_notices_stay_hidden_unless_verbose():
     quiet = run(sys.executable, "-c", CONVERT_AND_RUN)
     assert quiet.stdout.strip() == "converted", quiet.stderr
@@ -152,7 +155,7 @@ def test_ctrl_c_names_the_resume_command_the_way_training_was_started(monkeypatc
 
 @pytest.mark.parametrize("interrupt, line", [(KeyboardInterrupt(), "stopped by Ctrl-C"), (KeyboardInterrupt("3 of 5 done"), "3 of 5 done")])
 def test_ctrl_c_is_one_line_and_exit_130(interrupt, line, monkeypatch, capsys):
-    from keras_deconvnet import cli
+    from keras_deconvnet.commands import cli
 
     def main(args):
         raise interrupt
@@ -165,16 +168,17 @@ def test_ctrl_c_is_one_line_and_exit_130(interrupt, line, monkeypatch, capsys):
 
 
 def test_the_names_the_parsers_offer_are_the_librarys():
-    from keras_deconvnet import losses, mix_settings, options
+    from keras_deconvnet import constants, losses
+    from keras_deconvnet.data import mix_settings
     from keras_deconvnet.commands.train import get_args_parser
     from keras_deconvnet.models.registry import MODEL_NAMES, model_builder
 
     parser = get_args_parser()
-    for flag, names in (("--model", MODEL_NAMES), ("--loss", options.LOSS_NAMES), ("--mix", mix_settings.MIX_MODES),
-                        ("--wandb", options.WANDB_MODES)):
+    for flag, names in (("--model", MODEL_NAMES), ("--loss", constants.LOSS_NAMES), ("--mix", mix_settings.MIX_MODES),
+                        ("--wandb", constants.WANDB_MODES)):
         assert [getattr(parser.parse_args([flag, name]), flag[2:]) for name in names] == list(names)
     assert all(callable(model_builder(name)) for name in MODEL_NAMES)  # each name leads to its builder
-    assert all(losses.build_loss(name) for name in options.LOSS_NAMES)
+    assert all(losses.build_loss(name) for name in constants.LOSS_NAMES)
 
 
 def test_evaluate_keeps_a_default_folder_for_each_runs_checkpoint():

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.curves import draw_curves, plot_curves, read_history
+from keras_deconvnet.training.curves import draw_curves, plot_curves, read_history
 
 HEADER = "epoch,loss,mean_iou,val_loss,val_mean_iou,learning_rate,epoch_seconds\n"
 ROWS = "0,2.0,0.1,1.8,0.15,0.001,30.5\n1,1.5,0.2,1.6,0.2,0.0005,29.0\n2,1.2,0.3,,0.25,0.0001,28.7\n"

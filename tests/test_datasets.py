@@ -408,7 +408,7 @@ def test_a_config_another_process_prepared_meanwhile_is_used(cache, monkeypatch)
 
 
 def test_undecoded_splits_give_the_pipelines_the_same_batches():
-    from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+    from keras_deconvnet.data.pipeline import evaluation_pipeline, training_pipeline
 
     decoded, info = load_split("demo", "train", **SMALL_DEMO)
     encoded, _ = load_split("demo", "train", decode=False, **SMALL_DEMO)
@@ -482,6 +482,7 @@ def test_palettes_and_colorize():
     assert camvid.tolist() == [[[0, 0, 0], [128, 64, 128]]]
 
 
+@pytest.mark.slow
 def test_split_stats_count_every_label_and_the_script_prints_them(tmp_path):
     source = write_camvid_tree(tmp_path / "camvid")
     dataset, info = load_split("camvid", "train", source)

@@ -47,6 +47,7 @@ def tflite_op_names(content: bytes) -> set[str]:
     return {names[max(code.BuiltinCode(), code.DeprecatedBuiltinCode())] for code in codes}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lean", "lean_minimalistic"])
 def test_the_deploy_form_computes_the_same_logits(name):
     model = with_random_batch_norms(build_model(name, num_classes=5, input_shape=SHAPE))
@@ -99,6 +100,7 @@ def test_a_model_without_a_foldable_transposed_conv_is_returned_as_it_is():
     assert deploy_model(model) is model
 
 
+@pytest.mark.slow
 def test_tflite_files_have_depth_to_space_where_the_transposed_convs_were():
     model = build_model("lean_minimalistic", num_classes=5, input_shape=SHAPE)
     images = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")
@@ -107,6 +109,7 @@ def test_tflite_files_have_depth_to_space_where_the_transposed_convs_were():
         assert "DEPTH_TO_SPACE" in ops and "TRANSPOSE_CONV" not in ops, dtype
 
 
+@pytest.mark.slow
 def test_the_int8_deploy_form_writes_hard_swish_as_other_ops_with_the_same_logits():
     model = with_random_batch_norms(build_model("lean", num_classes=5, input_shape=SHAPE))
     assert hard_swish_layers(model) and hard_swish_layers(deploy_model(model)) == hard_swish_layers(model)
@@ -130,6 +133,7 @@ def test_a_conv_with_hard_swish_keeps_its_weights_in_the_int8_form():
     np.testing.assert_allclose(deployed.predict(values, verbose=0), model.predict(values, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_int8_tflite_files_have_no_hard_swish_op():
     model = build_model("lean", num_classes=5, input_shape=SHAPE)
     images = np.random.default_rng(0).uniform(0, 255, (2, *SHAPE)).astype("float32")

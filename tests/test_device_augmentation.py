@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_deconvnet.augmentation import PhotometricDistortion
-from keras_deconvnet.device_augmentation import (
+from keras_deconvnet.data.augmentation import PhotometricDistortion
+from keras_deconvnet.data.device_augmentation import (
     BRIGHTNESS_COIN,
     CONTRAST_COIN,
     FLIP,
@@ -17,7 +17,7 @@ from keras_deconvnet.device_augmentation import (
     augment_batch,
     draw_shapes,
 )
-from keras_deconvnet.pipeline import training_pipeline
+from keras_deconvnet.data.pipeline import training_pipeline
 
 HEIGHT, WIDTH = 36, 48
 

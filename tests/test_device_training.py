@@ -41,6 +41,7 @@ print(json.dumps(train(dataclasses.replace(config, resume=True))))
 """
 
 
+@pytest.mark.slow
 def test_device_training_writes_its_run_as_it_goes_and_resumes_without_tensorflow(tmp_path):
     pytest.importorskip("jax")
     run_dir = tmp_path / "run"

@@ -9,16 +9,17 @@ import tensorflow as tf
 from test_pipeline import NUM_CLASSES, features_dataset, label_blocks
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.losses import SegmentationCrossEntropy, build_loss
-from keras_deconvnet.metrics import mean_iou_metric
+from keras_deconvnet.evaluation.metrics import mean_iou_metric
 from keras_deconvnet.models import build_model
-from keras_deconvnet.pipeline import soft_target_file, training_pipeline
+from keras_deconvnet.data.pipeline import soft_target_file, training_pipeline
 from keras_deconvnet.training import TrainConfig, train
 from keras_deconvnet.training.distillation import DistillationLoss
 from keras_deconvnet.training.recipe_files import parse_recipe
 from keras_deconvnet.training.recipes import stage_config
-from keras_deconvnet.training.teacher import FOLDER, half_resolution, teacher_probabilities
+from keras_deconvnet.training.run_folder import RunFolder
+from keras_deconvnet.training.teacher import half_resolution, teacher_probabilities
 
 
 def one_hot_targets(folder, masks, names):
@@ -59,7 +60,7 @@ def test_the_teachers_probabilities_are_not_colour_distorted(rng, tmp_path):
     images = [rng.integers(0, 256, size=(64, 64, 3), dtype="uint8") for _ in range(4)]
     masks = [label_blocks(rng, 64, 64, block=16, borders=False) for _ in range(4)]
     one_hot_targets(tmp_path, masks, [f"image_{index}.jpg" for index in range(4)])
-    from keras_deconvnet.augmentation import PhotometricDistortion
+    from keras_deconvnet.data.augmentation import PhotometricDistortion
 
     _, targets = next(iter(training_pipeline(
         features_dataset(images, masks), num_classes=NUM_CLASSES, ignore_label=255, input_size=(64, 64),
@@ -146,10 +147,11 @@ class SplitInfo:
     name, num_classes = "demo", 4
 
 
+@pytest.mark.slow
 def test_the_teachers_probabilities_are_made_once_and_remade_for_another_teacher(tmp_path, monkeypatch):
     config = TrainConfig(teacher=str(teacher_model(tmp_path / "teacher.keras")), teacher_tta_scales=(1.0,), dataset="demo")
     folder = teacher_probabilities(config, small_split(), SplitInfo(), tmp_path / "run")
-    assert folder == tmp_path / "run" / FOLDER and not list((tmp_path / "run").glob(".*"))
+    assert folder == RunFolder(tmp_path / "run").teacher_probabilities and not list((tmp_path / "run").glob(".*"))
     stored = np.frombuffer((folder / "seq__frame_0.png.u8").read_bytes(), np.uint8).reshape(20, 26, 4)
     assert abs(stored.astype(int).sum(-1) - 255).max() <= 4  # probabilities, 255 = 1
     assert json.loads((folder / "manifest.json").read_text())["images"] == 3
@@ -165,6 +167,7 @@ def test_the_teachers_probabilities_are_made_once_and_remade_for_another_teacher
     assert json.loads((folder / "manifest.json").read_text())["made_by"]["views"]["flip"] is True
 
 
+@pytest.mark.slow
 def test_a_teacher_of_other_classes_or_no_file_is_one_line(tmp_path):
     other = TrainConfig(teacher=str(teacher_model(tmp_path / "teacher.keras", num_classes=3)))
     with pytest.raises(UsageError, match="predicts 3 classes but demo has 4"):
@@ -173,6 +176,7 @@ def test_a_teacher_of_other_classes_or_no_file_is_one_line(tmp_path):
         teacher_probabilities(TrainConfig(teacher=str(tmp_path / "none.keras")), small_split(), SplitInfo(), tmp_path)
 
 
+@pytest.mark.slow
 def test_a_run_with_a_teacher_trains_and_its_checkpoint_reloads_for_resuming(tmp_path):
     from keras_deconvnet.models import load_model
 
@@ -182,7 +186,7 @@ def test_a_run_with_a_teacher_trains_and_its_checkpoint_reloads_for_resuming(tmp
         teacher=str(teacher_model(tmp_path / "teacher.keras")), teacher_tta_scales=(1.0,), mix="classmix",
     )
     metrics = train(config)
-    assert metrics["epochs_run"] == 1 and (tmp_path / "run" / FOLDER / "manifest.json").is_file()
+    assert metrics["epochs_run"] == 1 and (RunFolder(tmp_path / "run").teacher_probabilities / "manifest.json").is_file()
     loss = load_model(tmp_path / "run" / "last.keras").loss
     assert isinstance(loss, DistillationLoss) and loss.weight == config.distill_weight
 

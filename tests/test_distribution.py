@@ -49,6 +49,7 @@ print(json.dumps(results))
 """
 
 
+@pytest.mark.slow
 def test_mirrored_replicas_take_the_one_device_step(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", MIRRORED_STEP], capture_output=True, text=True, timeout=300, check=False
@@ -122,6 +123,7 @@ def run_workers(tmp_path, run_dir, scratch, epochs: int, mode: str) -> None:
     assert codes == [0, 0], worker_logs(tmp_path)
 
 
+@pytest.mark.slow
 def test_two_workers_train_one_run_that_only_the_chief_writes_and_resume_it(tmp_path):
     run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
     scratch.mkdir()
@@ -141,6 +143,7 @@ def test_two_workers_train_one_run_that_only_the_chief_writes_and_resume_it(tmp_
     assert not [path for path in scratch.iterdir() if path.name.startswith("keras-deconvnet-worker-")]
 
 
+@pytest.mark.slow
 def test_a_run_folder_the_chief_refuses_stops_every_worker(tmp_path):
     run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
     scratch.mkdir()

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import random_images
+from helpers import random_images, run_model_saving_test
 from keras_deconvnet.models.heads import build_aspp_small, build_lraspp_large, build_lraspp_small
 from keras_deconvnet.models.lean import build_lean_deconvnet
 
@@ -21,6 +21,7 @@ def small_model(request) -> keras.Model:
     return request.param(num_classes=3, input_shape=(64, 96, 3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder", list(BUILDERS), ids=lambda builder: builder.__name__)
 @pytest.mark.parametrize("shape", [(64, 64, 3), (96, 64, 3)])
 def test_logits_at_the_input_size(builder, shape, rng):
@@ -56,16 +57,12 @@ def test_aspp_has_three_atrous_branches_and_image_pooling():
     assert tuple(head.input.shape[1:]) == (2, 3, 576)
 
 
-def test_keras_file_round_trips_outputs(small_model, tmp_path, rng):
-    images = random_images(rng, 2, 64, 96)
-    path = tmp_path / f"{small_model.name}.keras"
-    small_model.save(path)
-    restored = keras.models.load_model(path)
-    np.testing.assert_allclose(
-        restored.predict(images, verbose=0), small_model.predict(images, verbose=0), atol=1e-5
-    )
+@pytest.mark.slow
+def test_keras_file_round_trips_outputs_and_resizes_by_its_name(small_model, tmp_path, rng):
+    run_model_saving_test(small_model, tmp_path, rng, resize_to=(96, 128))
 
 
+@pytest.mark.slow
 def test_one_training_step_changes_the_weights_and_keeps_them_finite(small_model, rng):
     small_model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
@@ -82,6 +79,7 @@ def test_one_training_step_changes_the_weights_and_keeps_them_finite(small_model
     assert any(not np.array_equal(old, new) for old, new in zip(before, after))
 
 
+@pytest.mark.slow
 def test_logits_stay_float32_under_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
-from conftest import load_script, random_images, synthetic_dataset_images
+from helpers import load_script, random_images, synthetic_dataset_images
 from PIL import Image
 
 from keras_deconvnet import UsageError, build_model
@@ -96,6 +96,7 @@ def tf_serving_predict(loaded, body: dict) -> dict:
     return {"predictions": [{name: value[i].numpy().tolist() for name, value in outputs.items()} for i in range(batch)]}
 
 
+@pytest.mark.slow
 def test_every_format_is_written_as_version_1_with_its_metadata(export):
     assert export.version == 1
     names = {kind: path.name for kind, path in export.artifacts.items()}
@@ -120,11 +121,13 @@ def test_every_format_is_written_as_version_1_with_its_metadata(export):
     assert set(saved_model_metadata["signatures"]) == {"serving_default", "serving_bytes"}
 
 
+@pytest.mark.slow
 def test_keras_file_reloads_with_plain_keras_load_model(export, model, images):
     reloaded = keras.models.load_model(export.artifacts["keras"])
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_saved_model_signatures_have_stable_names_and_dtypes(loaded_saved_model):
     signatures = loaded_saved_model.signatures
     assert set(signatures) == {"serving_default", "serving_bytes"}
@@ -139,6 +142,7 @@ def test_saved_model_signatures_have_stable_names_and_dtypes(loaded_saved_model)
     assert set(signatures["serving_bytes"].structured_outputs) == {"class_map", "height", "width"}
 
 
+@pytest.mark.slow
 def test_saved_model_matches_the_keras_model(loaded_saved_model, model, images):
     outputs = loaded_saved_model.signatures["serving_default"](images=tf.constant(images))
     logits = model.predict(images, verbose=0)
@@ -146,12 +150,14 @@ def test_saved_model_matches_the_keras_model(loaded_saved_model, model, images):
     assert np.mean(outputs["class_map"].numpy() == logits.argmax(-1)) >= 0.999
 
 
+@pytest.mark.slow
 def test_saved_model_stores_each_weight_once(export, model):
     stored = tf.train.list_variables(str(export.artifacts["saved_model"] / "variables" / "variables"))
     values = sum(int(np.prod(shape)) for name, shape in stored if name != "_CHECKPOINTABLE_OBJECT_GRAPH")
     assert values == model.count_params()
 
 
+@pytest.mark.slow
 def test_bytes_signature_returns_class_maps_at_the_original_sizes(loaded_saved_model, model, photos):
     (png, png_bytes), (_, jpeg_bytes) = photos["png"], photos["jpeg"]
     outputs = loaded_saved_model.signatures["serving_bytes"](image_bytes=tf.constant([png_bytes, jpeg_bytes]))
@@ -167,6 +173,7 @@ def test_bytes_signature_returns_class_maps_at_the_original_sizes(loaded_saved_m
     assert np.mean(class_maps[0, :50, :80] == np.argmax(logits[0], axis=-1)) >= 0.999
 
 
+@pytest.mark.slow
 def test_saved_model_runs_as_tf_serving_runs_it(export, photos):
     """TF Serving loads the graph by its tags and feeds and fetches the SignatureDef's tensor names."""
     with tf.Graph().as_default(), tf.compat.v1.Session() as session:
@@ -177,6 +184,7 @@ def test_saved_model_runs_as_tf_serving_runs_it(export, photos):
     assert outputs["class_map"].shape == (1, 90, 40) and outputs["height"].tolist() == [90]
 
 
+@pytest.mark.slow
 def test_rest_request_body_round_trips_through_the_bytes_signature(loaded_saved_model, photos):
     files = [photos["png"][1], photos["jpeg"][1]]
     body = json.loads(rest_request_body(files))
@@ -188,6 +196,7 @@ def test_rest_request_body_round_trips_through_the_bytes_signature(loaded_saved_
     np.testing.assert_array_equal(class_maps[1], direct[1, :90, :40])
 
 
+@pytest.mark.slow
 def test_tflite_files_have_batch_1_builtin_ops_float_input_and_logits_output(export):
     for dtype in ("float32", "float16", "int8"):
         path = export.artifacts[f"tflite_{dtype}"]
@@ -199,6 +208,7 @@ def test_tflite_files_have_batch_1_builtin_ops_float_input_and_logits_output(exp
         assert outputs["dtype"] == (np.int8 if dtype == "int8" else np.float32), dtype
 
 
+@pytest.mark.slow
 def test_int8_tflite_is_integer_from_the_quantize_op_to_its_int8_logits(export, images):
     path = export.artifacts["tflite_int8"]
     interpreter = Interpreter(model_path=str(path))
@@ -214,6 +224,7 @@ def test_int8_tflite_is_integer_from_the_quantize_op_to_its_int8_logits(export, 
     assert class_maps.min() >= 0 and class_maps.max() < CLASSES
 
 
+@pytest.mark.slow
 def test_check_compares_every_artifact_with_keras(export, model, images):
     rows = {row.kind: row for row in export.checks}
     assert list(rows) == ["reference", "keras", "tflite_float32", "tflite_float16", "tflite_int8", "saved_model"]
@@ -265,6 +276,7 @@ def test_the_check_scores_every_class_and_fails_int8_that_loses_one(images, tmp_
     assert rows[1].per_class_iou[2] == 0.0 and rows[1].worst_drop == (0, pytest.approx(0.0, abs=0.01)) and rows[1].passed
 
 
+@pytest.mark.slow
 def test_exports_get_the_next_version_and_never_overwrite(model, images, tmp_path):
     out_dir = tmp_path / "tiny"
     out_dir.mkdir()
@@ -276,6 +288,7 @@ def test_exports_get_the_next_version_and_never_overwrite(model, images, tmp_pat
     assert next_version(out_dir) == 8
 
 
+@pytest.mark.slow
 def test_a_failed_check_leaves_no_partial_output(model, images, tmp_path):
     out_dir = tmp_path / "tiny"
     out_dir.mkdir()
@@ -286,6 +299,7 @@ def test_a_failed_check_leaves_no_partial_output(model, images, tmp_path):
     assert [path.name for path in out_dir.iterdir()] == ["tiny_v1.keras"]
 
 
+@pytest.mark.slow
 def test_each_stage_is_reported_and_an_interrupted_export_leaves_no_folder_it_made(model, images, tmp_path):
     stages = []
 
@@ -372,6 +386,7 @@ class _TFServingStub(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_serve_client_writes_index_and_colour_masks(loaded_saved_model, photos, tmp_path):
     for name, (_, data) in photos.items():
         (tmp_path / f"{name}.{name}").write_bytes(data)
@@ -438,6 +453,7 @@ def save_tiny_model(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_export_script_end_to_end(tmp_path, monkeypatch, capsys):
     save_tiny_model(tmp_path / "tiny.keras")
     monkeypatch.chdir(tmp_path)
@@ -546,6 +562,7 @@ def test_export_refuses_an_evaluation_mode_it_could_not_store(tmp_path):
         script.main(script.get_args_parser().parse_args(args))
 
 
+@pytest.mark.slow
 def test_export_script_reports_a_missing_model_in_one_line(tmp_path):
     done = subprocess.run(
         [sys.executable, SCRIPTS / "export.py", "--model", tmp_path / "missing.keras", "--out", tmp_path / "out"],
@@ -574,6 +591,7 @@ def test_release_gives_stable_names_and_replaces_an_earlier_release(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.json", "best.keras", "best_int8.json", "best_int8.tflite"]
 
 
+@pytest.mark.slow
 def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
     from keras_deconvnet.models import load_model
     from keras_deconvnet.models.precision import compute_dtypes
@@ -597,6 +615,7 @@ def test_a_mixed_precision_run_exports_every_format_in_float32(tmp_path):
     assert not non_builtin_ops(result.artifacts["tflite_float32"].read_bytes())
 
 
+@pytest.mark.slow
 def test_onnx_is_exported_checked_and_opened_like_the_other_formats(model, images, tmp_path):
     from keras_deconvnet.export import load_predictor, release_artifacts
     from keras_deconvnet.export.formats import read_metadata

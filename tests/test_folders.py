@@ -5,7 +5,7 @@ import os
 import pytest
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.folders import check_output_dir
+from keras_deconvnet.files import check_output_dir
 
 
 def test_a_new_or_existing_folder_passes_and_nothing_is_created(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
-from conftest import random_images
+from helpers import random_images
 from keras_deconvnet import UsageError
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.export import export_model
@@ -38,6 +38,7 @@ def exported(images, tmp_path_factory):
     return model, result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["keras", "saved_model", "tflite_float32", "tflite_float16", "tflite_int8"])
 def test_every_format_opens_with_the_same_interface(kind, exported, images):
     model, result = exported
@@ -120,6 +121,7 @@ def test_missing_or_corrupt_models_are_one_line_usage_errors(name, content, mess
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.slow
 def test_a_keras_model_runs_at_another_input_size_with_the_same_weights(tmp_path, exported):
     model = build_model("lean", num_classes=3, input_shape=(64, 64, 3))
     path = tmp_path / "lean.keras"

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
-from conftest import random_images
+from helpers import random_images
 from test_selective import CLASSES, SIZE, staged_model, tensor_dtypes_by_layer
 
 from keras_deconvnet import UsageError
@@ -62,7 +62,7 @@ def test_a_class_map_file_agrees_with_the_int8_logits_file_and_refuses_logits(mo
         classes_file.logits(images)
     # evaluate and predict segment images of any size; only TTA needs logits
     from keras_deconvnet.evaluation import segment
-    from keras_deconvnet.tta import TestTimeAugmentation
+    from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 
     np.testing.assert_array_equal(segment(classes_file, images[0]), segment(logits_file, images[0]))
     photo = images[0][:24, :30]
@@ -102,6 +102,7 @@ def test_an_unknown_or_impossible_int8_method_is_refused_in_one_line(model, imag
         convert_tflite(model, ["int8"], images, **options)
 
 
+@pytest.mark.slow
 def test_augmented_calibration_copies_are_training_crops_at_the_model_size():
     import tensorflow as tf
 
@@ -122,8 +123,9 @@ def test_augmented_calibration_copies_are_training_crops_at_the_model_size():
     assert len(augmented_images(dataset, count=10, **options)) == 3
 
 
+@pytest.mark.slow
 def test_export_script_records_the_int8_method_and_its_calibration(model, tmp_path, monkeypatch):
-    from conftest import load_script, synthetic_dataset_images
+    from helpers import load_script, synthetic_dataset_images
 
     model.save(tmp_path / "staged.keras")
     script = load_script("export")
@@ -183,6 +185,7 @@ def test_an_export_removes_the_staging_folders_of_killed_exports_only(model, ima
     assert result.version == 1
 
 
+@pytest.mark.slow
 def test_float_ops_names_what_an_int8_file_computes_in_float32(model, images, tmp_path):
     from keras_deconvnet.export.tflite import float_ops
 

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import load_script, synthetic_dataset_images
+from helpers import load_script, synthetic_dataset_images
 from test_selective import staged_model
 
 from keras_deconvnet import UsageError
@@ -32,6 +32,7 @@ def test_the_table_names_the_class_each_candidate_lost_most():
     assert "| b | 30.00 | 10.00 |" in table and "| c | - | - |" in table
 
 
+@pytest.mark.slow
 def test_the_command_scores_every_candidate_and_writes_its_figures(tmp_path, monkeypatch):
     pytest.importorskip("ai_edge_quantizer")
     staged_model().save(tmp_path / "staged.keras")

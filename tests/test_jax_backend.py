@@ -10,8 +10,8 @@ SCRIPT = """
 import keras, numpy as np
 from keras_deconvnet.models import build_model
 from keras_deconvnet.losses import build_loss
-from keras_deconvnet.options import LOSS_NAMES
-from keras_deconvnet.metrics import mean_iou_metric
+from keras_deconvnet.constants import LOSS_NAMES
+from keras_deconvnet.evaluation.metrics import mean_iou_metric
 assert keras.backend.backend() == "jax"
 rng = np.random.default_rng(0)
 for name, loss in [("paper", "cross-entropy"), *(("lean", loss) for loss in LOSS_NAMES)]:
@@ -31,6 +31,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_models_and_losses_train_on_the_jax_backend():
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax"}

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from conftest import random_images
-from keras_deconvnet import UsageError, build_model, load_model
-from keras_deconvnet.models import resize_model
+from helpers import random_images, run_model_saving_test
+from keras_deconvnet import UsageError, build_model
 from keras_deconvnet.models.lean import build_lean_deconvnet
 
 # stage -> (height, width, channels) for a 64x96 input and 3 classes
@@ -43,6 +42,7 @@ def test_stages_mirror_the_encoder_with_skips_at_strides_4_8_16(model):
     assert upsamplers == ["Conv2DTranspose", "Conv2DTranspose", "UpSampling2D"]
 
 
+@pytest.mark.slow
 def test_tflite_float32_at_batch_1_has_builtin_ops_only_and_agrees_with_keras(model, tmp_path, rng):
     path = tmp_path / "lean.tflite"
     model.export(
@@ -89,18 +89,9 @@ def test_lean_context_widens_stride_8_with_residual_dilated_blocks(context_model
     assert not [layer for layer in lean_stage.layers if layer.name.endswith("_residual")]
 
 
+@pytest.mark.slow
 def test_lean_context_saves_loads_and_resizes_by_its_name(context_model, tmp_path, rng):
-    path = tmp_path / "lean_context.keras"
-    context_model.save(path)
-    restored = load_model(path, compile=False)
-    assert restored.name == "lean_context"
-    images = random_images(rng, 2, 64, 96)
-    np.testing.assert_allclose(restored.predict_on_batch(images), context_model.predict_on_batch(images), atol=1e-5)
-    resized = resize_model(restored, (96, 128))
-    assert resized.name == "lean_context"
-    assert resized.output.shape == (None, 96, 128, 3)
-    for before, after in zip(restored.get_weights(), resized.get_weights()):
-        np.testing.assert_array_equal(before, after)
+    run_model_saving_test(context_model, tmp_path, rng, resize_to=(96, 128))
 
 
 def test_lean_context_refuses_the_minimalistic_encoder():

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_deconvnet.losses import SegmentationCrossEntropy
-from keras_deconvnet.metrics import confusion_matrix, mean_iou_metric, scores_from_confusion
+from keras_deconvnet.evaluation.metrics import confusion_matrix, mean_iou_metric, scores_from_confusion
 
 
 def numpy_cross_entropy(labels, logits, weights=None):

@@ -1,13 +1,12 @@
 """`lean_minimalistic`: lean on the minimalistic MobileNetV3-Small, with no hard-swish op."""
 
 import keras
-import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from conftest import random_images
-from keras_deconvnet import UsageError, build_model, load_model
-from keras_deconvnet.models import all_layers, fits, resize_model
+from helpers import run_model_saving_test
+from keras_deconvnet import UsageError, build_model
+from keras_deconvnet.models import all_layers, fits
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +47,7 @@ def test_graph_has_no_hard_swish_and_no_squeeze_excite(model, lean):
     assert multiplies == ["conv67_scale"]
 
 
+@pytest.mark.slow
 def test_tflite_graph_has_no_hard_swish_op(model, tmp_path):
     path = tmp_path / "lean_minimalistic.tflite"
     model.export(
@@ -64,21 +64,9 @@ def test_tflite_graph_has_no_hard_swish_op(model, tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_keras_file_round_trip_then_resize(model, tmp_path, rng):
-    path = tmp_path / "lean_minimalistic.keras"
-    model.save(path)
-    restored = load_model(path, compile=False)
-    assert restored.name == "lean_minimalistic"
-    images = random_images(rng, 2, 64, 96)
-    expected = model.predict(images, verbose=0)
-    np.testing.assert_allclose(restored.predict(images, verbose=0), expected, atol=1e-5)
-
-    resized = resize_model(restored, (96, 64))
-    assert resized.name == "lean_minimalistic"
-    assert resized.output.shape == (None, 96, 64, 3)
-    assert fits(resized, model)
-    for before, after in zip(model.get_weights(), resized.get_weights()):
-        np.testing.assert_array_equal(before, after)
+    run_model_saving_test(model, tmp_path, rng, resize_to=(96, 64))
 
 
 def test_imagenet_error_names_the_minimalistic_weights_file(monkeypatch):

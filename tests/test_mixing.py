@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.mixing import mix_batch
-from keras_deconvnet.numpy_pipeline import TrainingBatches, mix_regions
-from keras_deconvnet.pipeline import training_pipeline
+from keras_deconvnet.data.mixing import mix_batch
+from keras_deconvnet.data.numpy_pipeline import TrainingBatches, mix_regions
+from keras_deconvnet.data.pipeline import training_pipeline
 
 NUM_CLASSES = 5
 

@@ -3,7 +3,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from conftest import random_images
+from helpers import random_images, run_model_saving_test
 
 from keras_deconvnet import UsageError, build_model, load_model
 
@@ -61,12 +61,14 @@ def test_vgg16_deconvnet_has_252m_parameters_and_mirrored_stages(vgg16_model):
     assert tuple(vgg16_model.output.shape[1:]) == (224, 224, 21)
 
 
+@pytest.mark.slow
 def test_vgg16_deconvnet_forward_pass(vgg16_model, rng):
     logits = vgg16_model.predict(random_images(rng, 1, 224, 224), verbose=0)
     assert logits.shape == (1, 224, 224, 21)
     assert np.isfinite(logits).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(64, 64, 3), (64, 96, 3)])
 def test_paper_model_forward_pass_at_small_sizes(shape, rng):
     model = build_model("paper", num_classes=5, input_shape=shape)
@@ -76,13 +78,9 @@ def test_paper_model_forward_pass_at_small_sizes(shape, rng):
     assert np.isfinite(logits).all()
 
 
+@pytest.mark.slow
 def test_keras_file_round_trips_outputs(tmp_path, rng):
-    model = build_model("paper", num_classes=3, input_shape=(64, 64, 3))
-    images = random_images(rng, 2, 64, 64)
-    path = tmp_path / "paper.keras"
-    model.save(path)
-    restored = load_model(path)
-    np.testing.assert_allclose(restored.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    run_model_saving_test(build_model("paper", num_classes=3, input_shape=(64, 64, 3)), tmp_path, rng)
 
 
 def test_unpooling_model_round_trips_through_a_keras_file(tmp_path, rng):

@@ -10,7 +10,7 @@ import pytest
 
 from keras_deconvnet.datasets.arrays import load_arrays
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.numpy_pipeline import (
+from keras_deconvnet.data.numpy_pipeline import (
     EvaluationBatches,
     TrainingBatches,
     photometric_distortion,
@@ -144,6 +144,7 @@ assert "tensorflow" not in sys.modules
 """
 
 
+@pytest.mark.slow
 def test_training_runs_on_jax_without_tensorflow(tmp_path):
     pytest.importorskip("jax")
     run_dir = tmp_path / "run"
@@ -156,6 +157,7 @@ def test_training_runs_on_jax_without_tensorflow(tmp_path):
     assert not (run_dir / "tensorboard").exists()
 
 
+@pytest.mark.slow
 def test_training_takes_the_numpy_path_on_any_backend(tmp_path):
     from keras_deconvnet.training import TrainConfig, train
 

@@ -3,8 +3,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import load_script
-from keras_deconvnet.cli import run
+from helpers import load_script
+from keras_deconvnet.commands.cli import run
 from keras_deconvnet.datasets.arrays import load_arrays
 from keras_deconvnet.datasets.pack import pack_camvid
 from keras_deconvnet.errors import UsageError

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import random_images
-from keras_deconvnet import build_model, load_model
-from keras_deconvnet.models import fits, resize_model
+from helpers import random_images, run_model_saving_test
+from keras_deconvnet import build_model
+from keras_deconvnet.models import fits
 from keras_deconvnet.models.deconvnet import build_paper_deconvnet
 
 SIZE, CLASSES = 96, 5  # the conv5 grid is 3x3
@@ -34,6 +34,7 @@ def producers(layer: keras.Layer) -> list[str]:
     return [tensor._keras_history.operation.name for tensor in tensors]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_each_variant_predicts_per_pixel_logits_under_its_own_name(models, name, rng):
     model = models[name]
@@ -75,20 +76,10 @@ def test_parameter_counts_grow_by_the_3x3_code_then_the_skip_projections(models)
     assert not fits(models["paper"], models["paper_spatial"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["paper_spatial", "paper_skips"])
 def test_keras_file_round_trip_and_resize_keep_the_variant(models, name, tmp_path, rng):
-    model = models[name]
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    restored = load_model(path, compile=False)
-    assert restored.name == name
-    images = random_images(rng, 2, SIZE, SIZE)
-    np.testing.assert_allclose(
-        restored.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5
-    )
-    resized = resize_model(restored, (64, 64))
-    assert resized.name == name and resized.output_shape == (None, 64, 64, CLASSES)
-    np.testing.assert_array_equal(resized.get_weights()[-1], model.get_weights()[-1])
+    run_model_saving_test(models[name], tmp_path, rng, resize_to=(64, 64))
 
 
 def test_unknown_code_is_refused():

@@ -3,9 +3,9 @@ import pytest
 import tensorflow as tf
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.augmentation import random_crop, random_flip, random_scale, resize_pair
-from keras_deconvnet.pipeline import evaluation_pipeline, training_pipeline
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.augmentation import random_crop, random_flip, random_scale, resize_pair
+from keras_deconvnet.data.pipeline import evaluation_pipeline, training_pipeline
 
 NUM_CLASSES = 7
 SIGNATURE = {
@@ -47,6 +47,7 @@ def batches(dataset):
     return [(images.numpy(), masks.numpy()) for images, masks in dataset]
 
 
+@pytest.mark.slow
 def test_augmentation_keeps_masks_integer_and_within_the_labels(rng):
     sizes = [(30, 50), (70, 40)] * 6
     images = [rng.integers(0, 256, size=(h, w, 3), dtype="uint8") for h, w in sizes]
@@ -213,6 +214,7 @@ def test_evaluation_modes_give_the_right_shapes_and_are_deterministic(rng):
     assert (masks_out[2, :, 13:] == IGNORE_LABEL).all()
 
 
+@pytest.mark.slow
 def test_training_pipeline_is_repeatable_under_a_seed_and_batches_correctly(rng):
     dataset = tf.data.Dataset.from_tensor_slices({
         "image": rng.integers(0, 256, size=(10, 30, 40, 3), dtype="uint8"),

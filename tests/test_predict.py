@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_deconvnet import evaluation
+from keras_deconvnet.evaluation import scoring
 from keras_deconvnet.commands import predict
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.image_files import check_readable, read_rgb, write_png
+from keras_deconvnet.files import check_readable, read_rgb, write_png
 from keras_deconvnet.models import build_model
 
 
@@ -53,6 +53,7 @@ def test_unreadable_and_floating_point_images_are_refused_naming_the_file(tmp_pa
             check(tmp_path / "float.tif")
 
 
+@pytest.mark.slow
 def test_a_bad_image_anywhere_in_the_folder_is_refused_before_any_output(model_path, tmp_path):
     images = tmp_path / "images"
     images.mkdir()
@@ -74,6 +75,7 @@ def test_names_that_would_clash_and_the_input_folder_as_out_are_refused(model_pa
         run_predict(model_path, images, tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_other_files_are_counted_and_sixteen_bit_images_segmented(model_path, tmp_path, capsys):
     images = tmp_path / "images"
     images.mkdir()
@@ -114,6 +116,7 @@ def test_a_failed_write_leaves_the_earlier_file_whole(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["a_classes.png"] and path.read_bytes() == b"an earlier run's file"
 
 
+@pytest.mark.slow
 def test_ctrl_c_finishes_the_image_says_how_far_it_got_and_keeps_earlier_files(
     model_path, tmp_path, monkeypatch, python_sigint
 ):
@@ -123,7 +126,7 @@ def test_ctrl_c_finishes_the_image_says_how_far_it_got_and_keeps_earlier_files(
     for seed, name in enumerate(("a.png", "b.png", "c.png")):
         write_rgb(images / name, seed)
     (out / "c_classes.png").write_bytes(b"an earlier run's file")
-    segmented, plain_segment = [], evaluation.segment
+    segmented, plain_segment = [], scoring.segment
 
     def segment_with_ctrl_c(predictor, image, tta=None):
         segmented.append(image)
@@ -131,7 +134,7 @@ def test_ctrl_c_finishes_the_image_says_how_far_it_got_and_keeps_earlier_files(
             signal.raise_signal(signal.SIGINT)  # pressed while b is segmented: b is finished first
         return plain_segment(predictor, image, tta)
 
-    monkeypatch.setattr(evaluation, "segment", segment_with_ctrl_c)
+    monkeypatch.setattr(scoring, "segment", segment_with_ctrl_c)
     with pytest.raises(KeyboardInterrupt, match="2 of 3 images segmented into"):
         run_predict(model_path, images, out)
     names = sorted(path.name for path in out.iterdir())
@@ -140,10 +143,11 @@ def test_ctrl_c_finishes_the_image_says_how_far_it_got_and_keeps_earlier_files(
     assert (out / "c_classes.png").read_bytes() == b"an earlier run's file"
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_evaluate_finishes_the_batch_and_writes_nothing(model_path, tmp_path, monkeypatch, python_sigint):
     from keras_deconvnet.commands import evaluate
 
-    segmented, plain_segment = [], evaluation.segment
+    segmented, plain_segment = [], scoring.segment
 
     def segment_with_ctrl_c(predictor, image, tta=None):
         segmented.append(image)
@@ -151,7 +155,7 @@ def test_ctrl_c_in_evaluate_finishes_the_batch_and_writes_nothing(model_path, tm
             signal.raise_signal(signal.SIGINT)
         return plain_segment(predictor, image, tta)
 
-    monkeypatch.setattr(evaluation, "segment", segment_with_ctrl_c)
+    monkeypatch.setattr(scoring, "segment", segment_with_ctrl_c)
     args = ["--model", str(model_path), "--dataset", "demo", "--tta", "flip", "--out", str(tmp_path / "eval")]
     with pytest.raises(KeyboardInterrupt, match="nothing was written to"):
         evaluate.main(evaluate.get_args_parser().parse_args(args))

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import load_script
+from helpers import load_script
 from keras_deconvnet import UsageError
-from keras_deconvnet.cli import run
+from keras_deconvnet.commands.cli import run
 from keras_deconvnet.training import PRESETS, TrainConfig, prepare_recipe_run, read_recipe, run_recipe
 from keras_deconvnet.training.recipe_files import bundled_recipes
 from keras_deconvnet.training.recipes import check_recipe
@@ -54,6 +54,7 @@ def recipe_run(tmp_path_factory) -> tuple[Path, dict]:
     return run_dir, run_recipe(read_recipe(write_recipe(folder)), str(run_dir))
 
 
+@pytest.mark.slow
 def test_each_stage_starts_from_the_last_epoch_of_the_one_before(recipe_run):
     run_dir, metrics = recipe_run
     first, second = (json.loads((run_dir / name / "config.json").read_text()) for name in ("1-first", "2-second"))
@@ -64,6 +65,7 @@ def test_each_stage_starts_from_the_last_epoch_of_the_one_before(recipe_run):
     assert [row["epoch"] for row in history(run_dir / "2-second")] == ["0", "1"]
 
 
+@pytest.mark.slow
 def test_a_finished_recipe_run_reads_as_one_run(recipe_run):
     run_dir, metrics = recipe_run
     assert list(metrics["stages"]) == ["first", "second"] and metrics["epochs_run"] == 4
@@ -77,6 +79,7 @@ def test_a_finished_recipe_run_reads_as_one_run(recipe_run):
         prepare_recipe_run(str(run_dir / "recipe.toml"), str(run_dir), {}, resume=False)
 
 
+@pytest.mark.slow
 def test_a_recipe_run_killed_in_its_second_stage_resumes_there(tmp_path, monkeypatch):
     original = keras.callbacks.CSVLogger.on_epoch_end
 
@@ -103,6 +106,7 @@ def test_a_recipe_run_killed_in_its_second_stage_resumes_there(tmp_path, monkeyp
     assert json.loads((run_dir / "2-second" / "config.json").read_text())["seed"] == 3
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_recipe_and_a_folder_without_one(recipe_run, tmp_path):
     run_dir, _ = recipe_run
     (run_dir / "metrics.json").rename(run_dir / "metrics.moved")
@@ -188,6 +192,7 @@ def test_flags_replace_a_recipes_settings_in_every_stage(tmp_path):
     np.testing.assert_equal([config.output_dir for config in configs], [str(tmp_path / "run" / f) for f in ("1-first", "2-second")])
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_model_and_a_refused_first_stage_leaves_nothing(recipe_run, tmp_path):
     run_dir, _ = recipe_run
     (run_dir / "metrics.json").rename(run_dir / "metrics.moved")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import load_script
-from keras_deconvnet.cli import run
+from helpers import load_script
+from keras_deconvnet.commands.cli import run
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.records import fill_page, load_records, release_table, render_table, stale_pages
+from keras_deconvnet.evaluation.records import fill_page, load_records, release_table, render_table, stale_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

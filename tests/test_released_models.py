@@ -17,6 +17,7 @@ RELEASED = {"best.keras": (352, 480), "best_int8.tflite": (352, 480), "paper.ker
 CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol", "Fence", "Car", "Pedestrian", "Bicyclist")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", RELEASED)
 def test_released_model_gives_valid_class_maps_on_a_camvid_sized_input(name):
     predictor = load_predictor(RELEASE / name)
@@ -30,6 +31,7 @@ def test_released_model_gives_valid_class_maps_on_a_camvid_sized_input(name):
     assert class_map.min() >= 0 and class_map.max() < 11
 
 
+@pytest.mark.slow
 def test_evaluate_a_released_model_on_a_segnet_layout_test_split(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_DECONVNET_TFDS_DIR", str(tmp_path / "cache"))
     data = write_camvid_tree(tmp_path / "CamVid", splits={"train": 1, "test": 2}, size=(360, 480))

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
-from conftest import load_script, random_images, synthetic_dataset_images
+from helpers import load_script, random_images, synthetic_dataset_images
 
 from keras_deconvnet import UsageError
 from keras_deconvnet.export import convert_tflite, export_model, load_predictor
@@ -48,6 +48,7 @@ def tensor_dtypes_by_layer(content: bytes) -> dict[str, set[str]]:
     return {layer: {dtypes[name] for name in names} for layer, names in by_layer.items()}
 
 
+@pytest.mark.slow
 def test_the_named_stage_stays_float32_and_the_rest_int8(model, images):
     full = convert_tflite(model, ["int8"], images)["int8"]
     selective = convert_tflite(model, ["int8"], images, int8_float_layers=["stage", "stage"])["int8"]
@@ -87,6 +88,7 @@ def test_a_layer_that_cannot_be_kept_float_is_a_usage_error(model, images, float
         convert_tflite(model, tflite_types, images, int8_float_layers=float_layers)
 
 
+@pytest.mark.slow
 def test_the_export_records_the_float_layers_and_its_float_logits(model, images, tmp_path):
     result = export_model(
         model, tmp_path / "staged", images[:2], formats=["tflite"], tflite_types=["int8"], calibration_images=images,
@@ -103,6 +105,7 @@ def test_the_export_records_the_float_layers_and_its_float_logits(model, images,
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.slow
 def test_export_script_keeps_the_named_layers_float(model, tmp_path, monkeypatch):
     model.save(tmp_path / "staged.keras")
     script = load_script("export")

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from keras_deconvnet import UsageError, build_model
-from keras_deconvnet.cli import parse_scales, parse_size, size_flag
-from keras_deconvnet.summary import format_stage_table, stage_rows
+from keras_deconvnet.commands.cli import parse_scales, parse_size, size_flag
+from keras_deconvnet.models.summary import format_stage_table, stage_rows
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -21,6 +21,7 @@ def test_stage_rows_sum_to_the_total_and_name_every_stage():
     assert f"**{model.count_params():,}**" in format_stage_table(model)
 
 
+@pytest.mark.slow
 def test_summarize_script_prints_the_table_and_rejects_bad_sizes():
     done = subprocess.run(
         [sys.executable, SCRIPTS / "summarize.py", "--model", "paper", "--input-size", "64x96"],
@@ -85,6 +86,7 @@ def test_evaluate_refuses_an_empty_batch_before_loading_anything(capsys):
     assert "argument --batch-size: expected an integer of at least 1, got '0'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_summarize_all_at_a_small_size_skips_only_vgg16(capsys):
     from keras_deconvnet.commands import summarize
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import load_script
+from helpers import load_script
 
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.models import build_model
@@ -54,6 +54,7 @@ def trained_run(tmp_path_factory) -> tuple[Path, dict]:
     return run_dir, train(small_config(run_dir))
 
 
+@pytest.mark.slow
 def test_a_run_leaves_every_artifact(trained_run):
     run_dir, metrics = trained_run
     for name in ("config.json", "best.keras", "last.keras", "history.csv", "curves.png", "metrics.json", "best_epoch.json", "model_summary.txt"):
@@ -68,6 +69,7 @@ def test_a_run_leaves_every_artifact(trained_run):
     assert json.loads((run_dir / "config.json").read_text())["val_images_in_train"] == 0
 
 
+@pytest.mark.slow
 def test_history_logs_the_learning_rate_and_epoch_time_for_the_curves(trained_run):
     run_dir, _ = trained_run
     rows = history(run_dir)
@@ -75,6 +77,7 @@ def test_history_logs_the_learning_rate_and_epoch_time_for_the_curves(trained_ru
     assert float(rows[1]["learning_rate"]) < float(rows[0]["learning_rate"])  # cosine decay
 
 
+@pytest.mark.slow
 def test_two_epochs_lower_the_training_loss(trained_run):
     rows = history(trained_run[0])
     assert len(rows) == 2
@@ -82,6 +85,7 @@ def test_two_epochs_lower_the_training_loss(trained_run):
     assert "val_pixel_accuracy" in rows[0] and "val_mean_iou" in rows[0]
 
 
+@pytest.mark.slow
 def test_best_checkpoint_reloads_with_the_logged_val_miou(trained_run):
     from keras_deconvnet.datasets import load_split
     from keras_deconvnet.evaluation import evaluate
@@ -95,6 +99,7 @@ def test_best_checkpoint_reloads_with_the_logged_val_miou(trained_run):
     assert model.optimizer is not None and int(model.optimizer.iterations) > 0
 
 
+@pytest.mark.slow
 def test_early_stopping_stops_when_val_miou_stalls(tmp_path, monkeypatch):
     # Validation mIoU that never improves (batch-norm statistics alone would still move it).
     original = ValidationScores.on_epoch_end
@@ -123,6 +128,7 @@ def crash_after_epoch(monkeypatch, epoch_index: int):
     return lambda: monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", original)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
     settings = {"model": "lean", "epochs": 4, "patience": 3, "photometric": True}
     train(small_config(tmp_path / "whole", **settings))
@@ -150,6 +156,7 @@ def test_a_resumed_run_is_the_run_it_would_have_been(tmp_path, monkeypatch):
         )
 
 
+@pytest.mark.slow
 def test_a_weight_average_run_validates_and_saves_the_average_and_resumes_as_it_would_have_run(tmp_path, monkeypatch):
     settings = {"model": "lean", "epochs": 3, "ema_decay": 0.999999}  # the average stays near the first step's weights
     whole = train(small_config(tmp_path / "whole", **settings))
@@ -182,6 +189,7 @@ def test_a_weight_average_run_validates_and_saves_the_average_and_resumes_as_it_
     assert whole["last_val_mean_iou"] == pytest.approx(metrics["last_val_mean_iou"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_the_first_run_on_unprepared_data_starts_from_the_same_weights(tmp_path, monkeypatch):
     # The first run builds the dataset, which draws from the global generators; the second
     # finds it prepared. Both must start from the seed's weights and so train alike.
@@ -204,6 +212,7 @@ def test_early_stopping_goes_on_from_the_interrupted_runs_state():
     assert (fresh.best, fresh.wait) == (None, 0)
 
 
+@pytest.mark.slow
 def test_a_torn_checkpoint_falls_back_to_the_last_good_one(tmp_path, monkeypatch, capsys):
     from keras_deconvnet.training.resume import resume_point
 
@@ -233,6 +242,7 @@ def test_a_torn_checkpoint_falls_back_to_the_last_good_one(tmp_path, monkeypatch
     assert best_epoch in (1, 2)
 
 
+@pytest.mark.slow
 def test_a_run_killed_in_its_first_epoch_starts_again_and_torn_checkpoints_are_one_line(tmp_path, monkeypatch, capsys):
     undo = crash_after_epoch(monkeypatch, 0)
     run_dir = tmp_path / "run"
@@ -251,6 +261,7 @@ def test_a_run_killed_in_its_first_epoch_starts_again_and_torn_checkpoints_are_o
         train(small_config(run_dir, epochs=2, resume=True))
 
 
+@pytest.mark.slow
 def test_a_run_folder_that_is_a_file_or_has_finished_is_one_line_before_any_work(trained_run, tmp_path):
     run_dir, _ = trained_run
     (tmp_path / "a_file").write_text("")
@@ -268,6 +279,7 @@ def test_a_run_stopped_before_any_history_row_can_be_resumed(tmp_path):
     assert monitored_history(tmp_path, 0, "val_mean_iou") == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("images_every", [1, 0])  # 0: no overlays (it divided by zero once)
 def test_wandb_offline_writes_a_run_folder(images_every, tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
@@ -285,7 +297,7 @@ def test_wandb_logs_on_its_epoch_axis_with_the_rate_each_epoch_trained_with(tmp_
     import keras
     import wandb
 
-    from keras_deconvnet.tracking import SegmentationImageLogger, metrics_logger
+    from keras_deconvnet.training.tracking import SegmentationImageLogger, metrics_logger
 
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
@@ -308,6 +320,7 @@ def test_wandb_logs_on_its_epoch_axis_with_the_rate_each_epoch_trained_with(tmp_
     assert set(overlays) == {"epoch/val_predictions", "epoch/epoch"}
 
 
+@pytest.mark.slow
 def test_a_log_that_is_not_a_terminal_gets_one_line_an_epoch(tmp_path, capsys):
     train(small_config(tmp_path / "run", epochs=2))
     out = capsys.readouterr().out
@@ -319,6 +332,7 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_evaluate_and_predict_scripts_on_a_trained_model(trained_run, tmp_path):
     from PIL import Image
 
@@ -349,6 +363,7 @@ def test_evaluate_and_predict_scripts_on_a_trained_model(trained_run, tmp_path):
         assert (tmp_path / "out" / name).is_file()
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_a_dataset_with_other_classes_and_predict_follows_exif(trained_run, tmp_path):
     from fixtures import write_camvid_tree
     from PIL import Image
@@ -368,6 +383,7 @@ def test_evaluate_refuses_a_dataset_with_other_classes_and_predict_follows_exif(
     assert np.asarray(Image.open(tmp_path / "out" / "photo_classes.png")).shape == (70, 40)
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_other_classes_before_preparing_the_dataset(trained_run, tmp_path, monkeypatch):
     from fixtures import write_camvid_tree
 
@@ -383,6 +399,7 @@ def test_evaluate_refuses_other_classes_before_preparing_the_dataset(trained_run
     assert not list((tmp_path / "cache").rglob("*.tfrecord*"))  # nothing prepared for a model that cannot use it
 
 
+@pytest.mark.slow
 def test_predict_checks_its_folder_first_and_leaves_none_for_an_unreadable_image(trained_run, tmp_path):
     from keras_deconvnet.commands import predict
 
@@ -401,6 +418,7 @@ def test_predict_checks_its_folder_first_and_leaves_none_for_an_unreadable_image
     assert "a_file is a file, not a folder" in predict_main(tmp_path / "broken.png", tmp_path / "a_file" / "out")
 
 
+@pytest.mark.slow
 def test_photometric_augmentation_mixing_and_another_loss_train_and_reload(tmp_path):
     from keras_deconvnet.losses import CrossEntropyLovasz
 
@@ -413,6 +431,7 @@ def test_photometric_augmentation_mixing_and_another_loss_train_and_reload(tmp_p
     assert isinstance(reloaded.loss, CrossEntropyLovasz)
 
 
+@pytest.mark.slow
 def test_a_val_split_inside_the_train_split_is_warned_about(tmp_path, capsys):
     run_dir = tmp_path / "run"
     train(small_config(run_dir, model="lean", epochs=1, train_split="train+val"))
@@ -420,6 +439,7 @@ def test_a_val_split_inside_the_train_split_is_warned_about(tmp_path, capsys):
     assert json.loads((run_dir / "config.json").read_text())["val_images_in_train"] == 8
 
 
+@pytest.mark.slow
 def test_train_script_gives_one_line_errors(tmp_path):
     missing = run_script(str(SCRIPTS / "train.py"), "--dataset", "voc2012_segmentation", "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "run"), "--wandb", "disabled")
     assert missing.returncode == 2
@@ -432,6 +452,7 @@ def test_train_script_gives_one_line_errors(tmp_path):
     assert resume.returncode == 2 and "nothing to resume" in resume.stderr
 
 
+@pytest.mark.slow
 def test_init_weights_starts_from_a_saved_model_at_another_input_size(trained_run):
     run_dir, _ = trained_run
     saved = keras.models.load_model(run_dir / "best.keras", compile=False)
@@ -466,12 +487,13 @@ def with_an_absent_class(scores_from_confusion):
     return scores
 
 
+@pytest.mark.slow
 def test_a_class_absent_from_val_is_null_in_every_json_file(tmp_path, monkeypatch):
-    from keras_deconvnet import evaluation
+    from keras_deconvnet.evaluation import scoring
     from keras_deconvnet.training import callbacks
 
     monkeypatch.setattr(callbacks, "scores_from_confusion", with_an_absent_class(callbacks.scores_from_confusion))
-    monkeypatch.setattr(evaluation, "scores_from_confusion", with_an_absent_class(evaluation.scores_from_confusion))
+    monkeypatch.setattr(scoring, "scores_from_confusion", with_an_absent_class(scoring.scores_from_confusion))
     run_dir = tmp_path / "run"
     train(small_config(run_dir, model="lean", epochs=1))
     absent = strict_json(run_dir / "config.json")["class_names"][-1]
@@ -489,6 +511,7 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_training_with_one_line_naming_the_resume_command(tmp_path):
     run_dir = tmp_path / "run"
     command = [sys.executable, str(SCRIPTS / "train.py"), "--dataset", "demo", "--model", "lean", "--input-size", "64",
@@ -513,6 +536,7 @@ def test_ctrl_c_ends_training_with_one_line_naming_the_resume_command(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_export_checks_a_run_on_the_data_it_trained_on(trained_run, tmp_path, capsys):
     run_dir, _ = trained_run
     script = load_script("export")

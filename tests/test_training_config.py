@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import load_script
+from helpers import load_script
 from keras_deconvnet import UsageError
-from keras_deconvnet.cli import parse_scale_range, run
+from keras_deconvnet.commands.cli import parse_scale_range, run
 from keras_deconvnet.training import (
     TrainConfig,
     build_optimizer,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from keras_deconvnet import UsageError
-from keras_deconvnet.cli import add_tta_arguments, tta_from_args
+from keras_deconvnet.commands.cli import add_tta_arguments, tta_from_args
 from keras_deconvnet.evaluation import segment
-from keras_deconvnet.tta import TestTimeAugmentation as TTA
-from keras_deconvnet.tta import window_logits, window_starts
+from keras_deconvnet.evaluation.tta import TestTimeAugmentation as TTA
+from keras_deconvnet.evaluation.tta import window_logits, window_starts
 
 
 class PixelPredictor:
@@ -124,6 +124,7 @@ def test_flags_fall_back_to_the_release_metadata_one_by_one():
             tta_flags("--tta-scales", bad)
 
 
+@pytest.mark.slow
 def test_export_refuses_tta_it_could_not_store():
     script = Path(__file__).resolve().parents[1] / "scripts" / "export.py"
     done = subprocess.run(

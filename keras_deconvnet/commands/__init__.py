@@ -2,7 +2,7 @@
 
 Each command is a module here with `get_args_parser()` and `main(args)`, the same that
 scripts/NAME.py of a checkout runs; `dispatch.main` picks one by name and runs it with
-`keras_deconvnet.cli.run` (one-line errors, exit 2; Ctrl-C exit 130; quiet TensorFlow logs).
+`keras_deconvnet.commands.cli.run` (one-line errors, exit 2; Ctrl-C exit 130; quiet TensorFlow logs).
 Building a parser imports neither Keras nor TensorFlow, so `--help` answers at once.
 """
 

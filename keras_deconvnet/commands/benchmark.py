@@ -27,10 +27,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_verbose_argument, int_flag, int_list_flag, parse_size
+from keras_deconvnet.commands.cli import add_verbose_argument, int_flag, int_list_flag, parse_size
 from keras_deconvnet.benchmark.config import MODEL_NAMES, QUICK, VGG, BenchmarkConfig
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.folders import check_output_dir
+from keras_deconvnet.files import check_output_dir
 
 DEFAULTS = BenchmarkConfig()
 # The flags --quick changes (besides --models and the sizes), with their help.

@@ -9,9 +9,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, int_flag, size_flag
+from keras_deconvnet.commands.cli import add_dataset_arguments, add_verbose_argument, int_flag, size_flag
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.folders import check_output_dir
+from keras_deconvnet.files import check_output_dir
 
 # The flags --quick changes: their defaults, and the smoke run's (a flag given keeps its value).
 DEFAULTS = {"num_images": 64, "pipeline_batches": 200, "train_steps": 20, "shuffle_buffer": 512}
@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> None:
         measure_data_throughput,
         synthetic_dataset,
     )
-    from keras_deconvnet.labels import IGNORE_LABEL
+    from keras_deconvnet.constants import IGNORE_LABEL
 
     for name in DEFAULTS:
         if getattr(args, name) is None:

@@ -2,7 +2,7 @@
 
 import argparse
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument
+from keras_deconvnet.commands.cli import add_dataset_arguments, add_verbose_argument
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ import importlib
 import sys
 
 from keras_deconvnet import __version__
-from keras_deconvnet.cli import run
+from keras_deconvnet.commands.cli import run
 
 # Command name -> its module in this package (scripts/<module>.py in a checkout).
 COMMANDS = {

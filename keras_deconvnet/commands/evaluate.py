@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from keras_deconvnet.cli import (
+from keras_deconvnet.commands.cli import (
     add_dataset_arguments,
     add_tta_arguments,
     add_verbose_argument,
@@ -20,9 +20,9 @@ from keras_deconvnet.cli import (
     size_flag,
     tta_from_args,
 )
-from keras_deconvnet.options import EVALUATION_MODES
-from keras_deconvnet.folders import check_output_dir
-from keras_deconvnet.json_files import write_json
+from keras_deconvnet.constants import EVALUATION_MODES
+from keras_deconvnet.files import check_output_dir
+from keras_deconvnet.files import write_json
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -58,14 +58,14 @@ def main(args: argparse.Namespace) -> None:
     from keras.utils import Progbar
 
     from keras_deconvnet.datasets import dataset_info, label_options, load_split
-    from keras_deconvnet.evaluation import (
+    from keras_deconvnet.evaluation.scoring import (
         check_classes,
         evaluate,
         format_scores,
         write_confusion_matrix,
     )
     from keras_deconvnet.export import load_predictor
-    from keras_deconvnet.interrupts import DeferredInterrupt
+    from keras_deconvnet.process import DeferredInterrupt
 
     out_dir = check_output_dir(args.out, "--out") if args.out else None  # before the model and data load
     predictor = load_predictor(args.model, input_size=args.input_size)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_deconvnet.cli import (
+from keras_deconvnet.commands.cli import (
     add_tta_arguments,
     add_verbose_argument,
     int_flag,
@@ -48,8 +48,8 @@ from keras_deconvnet.export.sources import (
     dataset_images,
     run_config,
 )
-from keras_deconvnet.folders import check_output_dir
-from keras_deconvnet.interrupts import DeferredInterrupt
+from keras_deconvnet.files import check_output_dir
+from keras_deconvnet.process import DeferredInterrupt
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ them into other classes).
 import argparse
 import sys
 
-from keras_deconvnet.cli import add_verbose_argument, int_flag
+from keras_deconvnet.commands.cli import add_verbose_argument, int_flag
 
 
 def get_args_parser() -> argparse.ArgumentParser:

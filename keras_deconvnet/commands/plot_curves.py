@@ -9,8 +9,8 @@ Example:
 
 import argparse
 
-from keras_deconvnet.cli import add_verbose_argument
-from keras_deconvnet.curves import plot_curves
+from keras_deconvnet.commands.cli import add_verbose_argument
+from keras_deconvnet.training.curves import plot_curves
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ Example:
 import argparse
 from pathlib import Path
 
-from keras_deconvnet.cli import (
+from keras_deconvnet.commands.cli import (
     add_tta_arguments,
     add_verbose_argument,
     parse_fraction,
@@ -19,7 +19,7 @@ from keras_deconvnet.cli import (
     tta_from_args,
 )
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.folders import check_output_dir
+from keras_deconvnet.files import check_output_dir
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -68,10 +68,10 @@ def main(args: argparse.Namespace) -> None:
     from keras.utils import Progbar
 
     from keras_deconvnet.datasets.palette import colorize
-    from keras_deconvnet.evaluation import segment
+    from keras_deconvnet.evaluation.scoring import segment
     from keras_deconvnet.export import load_predictor
-    from keras_deconvnet.image_files import check_readable, read_rgb, write_png
-    from keras_deconvnet.interrupts import DeferredInterrupt
+    from keras_deconvnet.files import check_readable, read_rgb, write_png
+    from keras_deconvnet.process import DeferredInterrupt
 
     paths, skipped = image_paths(Path(args.inputs))
     out_dir = checked_out_dir(args.out, Path(args.inputs))

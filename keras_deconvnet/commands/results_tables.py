@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_deconvnet.cli import add_verbose_argument
+from keras_deconvnet.commands.cli import add_verbose_argument
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -25,7 +25,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    from keras_deconvnet.records import stale_pages, write_tables
+    from keras_deconvnet.evaluation.records import stale_pages, write_tables
 
     root = Path(args.root)
     pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]

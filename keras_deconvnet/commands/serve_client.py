@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from keras_deconvnet.cli import add_verbose_argument, int_flag
+from keras_deconvnet.commands.cli import add_verbose_argument, int_flag
 from keras_deconvnet.datasets.palette import colorize, voc_palette
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.folders import check_output_dir
+from keras_deconvnet.files import check_output_dir
 
 
 def get_args_parser() -> argparse.ArgumentParser:

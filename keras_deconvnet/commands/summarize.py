@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from keras_deconvnet.cli import add_verbose_argument, size_flag
+from keras_deconvnet.commands.cli import add_verbose_argument, size_flag
 from keras_deconvnet.models.registry import MODEL_NAMES
 
 
@@ -31,7 +31,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> None:
     from keras_deconvnet.benchmark.config import VGG_MIN_SIZE
     from keras_deconvnet.models import MODEL_NAMES, build_model
-    from keras_deconvnet.summary import format_stage_table
+    from keras_deconvnet.models.summary import format_stage_table
 
     height, width = args.input_size
     names = list(MODEL_NAMES) if args.model == "all" else [args.model]

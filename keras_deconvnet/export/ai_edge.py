@@ -16,7 +16,7 @@ import numpy as np
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.runtimes import first_line, litert_interpreter
 from keras_deconvnet.export.selective import scope_pattern
-from keras_deconvnet.quiet import native_notices_hidden
+from keras_deconvnet.process import native_notices_hidden
 
 def _quantizer_modules():
     try:

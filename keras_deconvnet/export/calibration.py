@@ -10,8 +10,8 @@ training widened the data.
 import numpy as np
 import tensorflow as tf
 
-from keras_deconvnet.augmentation import PhotometricDistortion
-from keras_deconvnet.pipeline import split_size, training_pipeline
+from keras_deconvnet.data.augmentation import PhotometricDistortion
+from keras_deconvnet.data.pipeline import split_size, training_pipeline
 
 # Training's defaults for the recipes' scale jitter (the camvid preset's range).
 CALIBRATION_SCALE_RANGE = (0.75, 1.75)

@@ -3,7 +3,7 @@
 Keras' own exporter (`model.export(format="onnx")`, through tf2onnx on the TensorFlow
 backend) writes the graph with a dynamic batch and float32 NHWC input, as the SavedModel
 takes it. tf2onnx's graph optimiser logs the failures it recovers from as tracebacks; the
-commands keep them off the console unless `--verbose` (`keras_deconvnet.quiet`).
+commands keep them off the console unless `--verbose` (`keras_deconvnet.process`).
 """
 
 import warnings

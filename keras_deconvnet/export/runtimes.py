@@ -23,7 +23,7 @@ from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.formats import SERVING_SIGNATURE, read_metadata
 from keras_deconvnet.models import load_model, model_input_size, resize_model, run_folder_hint
-from keras_deconvnet.quiet import native_notices_hidden
+from keras_deconvnet.process import native_notices_hidden
 
 _KERAS_BATCH = 16
 

@@ -20,7 +20,7 @@ import numpy as np
 from keras_deconvnet.export.check import held_classes, worst_drop
 from keras_deconvnet.export.runtimes import KerasPredictor, Predictor, load_predictor
 from keras_deconvnet.export.tflite import convert_tflite
-from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
+from keras_deconvnet.evaluation.metrics import confusion_matrix, scores_from_confusion
 
 
 @dataclasses.dataclass(frozen=True)

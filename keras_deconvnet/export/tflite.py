@@ -24,7 +24,7 @@ from keras_deconvnet.export.options import INT8_OUTPUTS, INT8_QUANTIZERS, TFLITE
 from keras_deconvnet.export.selective import checked_float_layers, quantize_except
 from keras_deconvnet.models import model_input_size
 from keras_deconvnet.models.deploy import deploy_model
-from keras_deconvnet.quiet import native_notices_hidden
+from keras_deconvnet.process import native_notices_hidden
 
 
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.options import MAX_TTA_SCALE, TTA_FLIPS
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.constants import MAX_TTA_SCALE, TTA_FLIPS
 from keras_deconvnet.training.recipe_files import preset_settings
 from keras_deconvnet.training.run_folder import RunFolder
 
@@ -154,7 +154,7 @@ RULES = (
 
 
 def _are_scales(scales) -> bool:
-    """At least one number, each in (0, MAX_TTA_SCALE], as `keras_deconvnet.tta` takes them."""
+    """At least one number, each in (0, MAX_TTA_SCALE], as `keras_deconvnet.evaluation.tta` takes them."""
     scales = tuple(scales)
     return bool(scales) and all(
         isinstance(s, (int, float)) and not isinstance(s, bool) and 0 < s <= MAX_TTA_SCALE for s in scales

@@ -1,8 +1,8 @@
 """The training and validation batches of a run, through tf.data or, without TensorFlow, NumPy.
 
-`--data-loader tf` reads the TFDS builders through `keras_deconvnet.pipeline`; `numpy` reads the
+`--data-loader tf` reads the TFDS builders through `keras_deconvnet.data.pipeline`; `numpy` reads the
 source files into memory (`keras_deconvnet.datasets.arrays`) and batches them with
-`keras_deconvnet.numpy_pipeline`, so Keras on JAX trains on a machine without
+`keras_deconvnet.data.numpy_pipeline`, so Keras on JAX trains on a machine without
 TensorFlow. `auto` takes tf.data when TensorFlow is installed.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 
 DATA_LOADERS = ("auto", "tf", "numpy", "device")  # device: `device_loop`, the data on the accelerator
 
@@ -95,7 +95,7 @@ def _augmentation(config) -> dict:
 
 def _numpy_data(config, options: dict, first_epoch: int) -> TrainingData:
     from keras_deconvnet.datasets.arrays import load_arrays
-    from keras_deconvnet.numpy_pipeline import EvaluationBatches, TrainingBatches
+    from keras_deconvnet.data.numpy_pipeline import EvaluationBatches, TrainingBatches
 
     train_arrays, info = load_arrays(config.dataset, config.train_split, config.data_dir, **options)
     val_arrays, _ = load_arrays(config.dataset, config.val_split, config.data_dir, **options)
@@ -123,9 +123,9 @@ def _numpy_data(config, options: dict, first_epoch: int) -> TrainingData:
 
 
 def _tf_data(config, options: dict, first_epoch: int, run_dir: Path | None) -> TrainingData:
-    from keras_deconvnet.augmentation import PhotometricDistortion
+    from keras_deconvnet.data.augmentation import PhotometricDistortion
     from keras_deconvnet.datasets import file_names, load_split
-    from keras_deconvnet.pipeline import evaluation_pipeline, split_size, training_pipeline
+    from keras_deconvnet.data.pipeline import evaluation_pipeline, split_size, training_pipeline
 
     # Decoded in the pipeline: each epoch's rotation skips past elements it does not decode.
     train_split, info = load_split(config.dataset, config.train_split, config.data_dir, decode=False, **options)

@@ -2,7 +2,7 @@
 
 For a GPU, where a CPU loader cannot keep up: the images and masks go to the device once, and
 each epoch is one compiled call that runs all its steps (`jax.lax.scan`); a step gathers its
-batch by index and augments it there (`keras_deconvnet.device_augmentation`). The run folder
+batch by index and augments it there (`keras_deconvnet.data.device_augmentation`). The run folder
 is the one `train` writes (config.json, history.csv, best.keras, last.keras, metrics.json),
 written as the run goes, so a run cut short keeps what it trained and `--resume` goes on.
 Validation and checkpoints come `CHECKPOINTS` times a run and at its end, where every epoch
@@ -21,14 +21,14 @@ import keras
 import numpy as np
 
 from keras_deconvnet.datasets.arrays import load_arrays
-from keras_deconvnet.device_augmentation import augment_batch, draw_shapes
+from keras_deconvnet.data.device_augmentation import augment_batch, draw_shapes
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.json_files import write_json
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.files import write_json
+from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.losses import build_loss
-from keras_deconvnet.metrics import scores_from_confusion
+from keras_deconvnet.evaluation.metrics import scores_from_confusion
 from keras_deconvnet.models import build_model
-from keras_deconvnet.numpy_pipeline import resize_pair
+from keras_deconvnet.data.numpy_pipeline import resize_pair
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.optim import build_optimizer, learning_rate

@@ -2,7 +2,7 @@
 
 A distillation run's training targets are (B, H, W, 1 + C) floats: channel 0 the label (255 =
 ignore), channels 1..C the teacher's probabilities for that pixel, cropped, scaled, flipped and
-mixed with the image (`keras_deconvnet.pipeline`, `soft_targets`); its validation targets stay
+mixed with the image (`keras_deconvnet.data.pipeline`, `soft_targets`); its validation targets stay
 plain labels. `DistillationLoss` is
 
     (1 - weight) * hard_loss(labels, logits) + weight * T^2 * KL(teacher_T || student_T)

@@ -1,6 +1,6 @@
 """Ctrl-C during `model.fit`, turned into a KeyboardInterrupt raised between steps.
 
-While fit runs, Ctrl-C only asks to stop (see `keras_deconvnet.interrupts`). The end of the
+While fit runs, Ctrl-C only asks to stop (see `keras_deconvnet.process`). The end of the
 next training or validation step, plain Python in a callback, raises the KeyboardInterrupt,
 and the epoch in progress is not saved (a resumed run does it again); at the end of an epoch,
 fit stops after the epoch's checkpoints and ends normally, and the KeyboardInterrupt follows
@@ -9,7 +9,7 @@ it. A second Ctrl-C raises at once, for a step that never ends.
 
 import keras
 
-from keras_deconvnet.interrupts import DeferredInterrupt
+from keras_deconvnet.process import DeferredInterrupt
 
 
 class StopBetweenSteps(DeferredInterrupt, keras.callbacks.Callback):

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import keras
 
-from keras_deconvnet import tracking
-from keras_deconvnet.curves import plot_curves
+from keras_deconvnet.training.curves import plot_curves
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.folders import check_output_dir
-from keras_deconvnet.json_files import write_json
+from keras_deconvnet.files import check_output_dir
+from keras_deconvnet.files import write_json
 from keras_deconvnet.losses import build_loss
-from keras_deconvnet.metrics import mean_iou_metric
+from keras_deconvnet.evaluation.metrics import mean_iou_metric
 from keras_deconvnet.models import build_model, fits, load_model
 from keras_deconvnet.training.callbacks import (
     AveragedWeights,
@@ -30,6 +29,7 @@ from keras_deconvnet.training.callbacks import (
     ResumableEarlyStopping,
     ValidationScores,
 )
+from keras_deconvnet.training import tracking
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.data import has_tensorflow, prepare_data

@@ -4,7 +4,7 @@ Distillation (`--teacher`) needs, for each crop the student sees, what the teach
 those pixels. The teacher's test-time augmentation (several scales and a flip) costs many
 forward passes per image, several times a student's training step, so it runs once per image at
 the image's own resolution, before training, and the pipeline crops, scales, flips and mixes
-the stored probabilities with the image (`keras_deconvnet.pipeline`, `soft_targets`). They are
+the stored probabilities with the image (`keras_deconvnet.data.pipeline`, `soft_targets`). They are
 kept at half resolution as uint8 (the teacher's logits are already upsampled from a stride-4
 grid, so nothing finer is lost), one file per image under `teacher_probabilities/`, with a
 manifest that says which teacher, views and split made them: a resumed run reuses them, a run
@@ -22,11 +22,11 @@ import keras
 import numpy as np
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.json_files import write_json
+from keras_deconvnet.files import write_json
 from keras_deconvnet.models import load_model, model_input_size
-from keras_deconvnet.pipeline import soft_target_file
+from keras_deconvnet.data.pipeline import soft_target_file
 from keras_deconvnet.training.run_folder import RunFolder
-from keras_deconvnet.tta import TestTimeAugmentation
+from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 
 
 class _ModelViews:

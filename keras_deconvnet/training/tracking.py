@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 
 
 

@@ -2,7 +2,7 @@
 
 On an accelerator the whole dataset can stay in device memory: a step then gathers its images
 by index and augments them here, with no CPU loader between steps. The augmentations are the
-tf.data pipeline's (`keras_deconvnet.pipeline`): a random scale, a crop padded where the
+tf.data pipeline's (`keras_deconvnet.data.pipeline`): a random scale, a crop padded where the
 scaled image is smaller (image 0, label 255), a left-right flip, the photometric distortion
 and ClassMix or CutMix, drawn with the same distributions. Scale and crop are one sampling
 grid per image: bilinear for the image, nearest for the labels.
@@ -13,8 +13,8 @@ runs under any Keras backend and the caller chooses the generator (a JAX key in 
 
 from keras import ops
 
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.mix_settings import check_mix
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.mix_settings import check_mix
 
 # The columns of `draws`, one row an image.
 SCALE, OFFSET_Y, OFFSET_X, FLIP, MIX, BOX_SIDE, BOX_Y, BOX_X = range(8)

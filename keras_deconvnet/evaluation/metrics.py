@@ -7,7 +7,7 @@ batch); rows are true classes, columns predicted ones, ignored pixels are left o
 import keras
 import numpy as np
 
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 
 
 @keras.saving.register_keras_serializable(package="keras_deconvnet")

@@ -1,6 +1,6 @@
 """The mixed-sample augmentation's modes and the checks of its settings, without TensorFlow.
 
-Both pipelines check their mixing arguments here: the tf.data one (`keras_deconvnet.mixing`
+Both pipelines check their mixing arguments here: the tf.data one (`keras_deconvnet.data.mixing`
 needs TensorFlow) and the NumPy one (which must not import it), so they accept and refuse
 the same settings with the same messages.
 """

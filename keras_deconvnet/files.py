@@ -1,5 +1,11 @@
-"""Image files: read as the 8-bit RGB every model takes, whatever their PIL mode; written whole."""
+"""Files read and written safely: output folders checked before a command starts its work rather
+than when it first writes; strict JSON (a NaN or an infinity becomes null, so any JSON reader
+parses metrics.json, best_epoch.json and scores.json, where a class absent from a validation
+set has a NaN IoU); image files read as the 8-bit RGB every model takes, whatever their PIL
+mode, and written whole."""
 
+import json
+import math
 import os
 from pathlib import Path
 
@@ -7,6 +13,56 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from keras_deconvnet.errors import UsageError
+
+
+def check_output_dir(path: str | os.PathLike, flag: str) -> Path:
+    """`path` as a folder that can be created or written into; nothing is created yet.
+
+    Args:
+        path: the folder a command will write to.
+        flag: the flag that named it, for the message.
+
+    Returns:
+        `path` as a `Path`.
+
+    Raises:
+        UsageError: `path` or a folder above it is a file (or a broken link), or the nearest
+            existing one is not writable.
+    """
+    path = Path(path)
+    for existing in (path, *path.parents):
+        if not existing.exists() and not existing.is_symlink():
+            continue
+        if not existing.is_dir():  # a file, or a link to nothing
+            raise UsageError(f"{flag} {path}: {existing} is a file, not a folder; pass a folder path")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise UsageError(f"{flag} {path}: cannot write in {existing}; pass a folder you can write to")
+        break
+    return path
+
+
+def finite(value):
+    """`value` with every non-finite float, in nested dicts, lists and tuples too, as None."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | Path, value) -> None:
+    """Writes `value` to `path` as indented strict JSON, non-finite floats as null.
+
+    The text goes to a temporary name first and is then renamed, so a reader (or a run that
+    resumes after a crash) sees the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(finite(value), indent=2, allow_nan=False) + "\n")
+    os.replace(partial, path)
+
 
 # PIL's modes of 16-bit greyscale (PNG, TIFF): `convert("RGB")` clips them at 255, so an image
 # whose values use the 16-bit range would turn white; they are scaled to 8 bits instead.

@@ -1,11 +1,11 @@
-"""The NumPy counterpart of `keras_deconvnet.pipeline`: batches as `keras.utils.PyDataset`s, for
+"""The NumPy counterpart of `keras_deconvnet.data.pipeline`: batches as `keras.utils.PyDataset`s, for
 training without TensorFlow (Keras on JAX).
 
 The same steps as the tf.data pipeline, with PIL for resizing and colour conversion: random
 scale, pad to the crop size (image 0, mask ignore), random crop, random flip, an optional
 photometric distortion, then float32 images in 0..255 and int32 masks with the dataset's
 ignore label mapped to 255, and an optional ClassMix or CutMix of each batch (`mix_regions`,
-as `keras_deconvnet.mixing`). The random draws differ from tf.data's (NumPy generators seeded
+as `keras_deconvnet.data.mixing`). The random draws differ from tf.data's (NumPy generators seeded
 with (seed, epoch, batch)), so a run is repeatable with this path but draws other crops than
 the same run through tf.data. Batches are made by `workers` threads; PIL and NumPy release
 the GIL for most of the work.
@@ -22,8 +22,8 @@ from PIL import Image
 import keras
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.mix_settings import check_mix, check_mix_mode
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.mix_settings import check_mix, check_mix_mode
 
 
 def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -57,7 +57,7 @@ def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.nd
 def mix_regions(
     masks: np.ndarray, mode: str, probability: float, num_classes: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """`keras_deconvnet.mixing.mix_batch`'s pasted regions: (B, H, W) bool, image i's taken from image i - 1.
+    """`keras_deconvnet.data.mixing.mix_batch`'s pasted regions: (B, H, W) bool, image i's taken from image i - 1.
 
     Args:
         masks: (B, H, W) labels of the batch, 255 = ignore.

@@ -1,7 +1,7 @@
 """Random augmentations of one image and its mask, each with a stateless seed.
 
 The geometric ones (scale, crop, flip) move image and mask together and resize masks with
-nearest neighbour only; the photometric one changes the image alone. `keras_deconvnet.pipeline`
+nearest neighbour only; the photometric one changes the image alone. `keras_deconvnet.data.pipeline`
 chains them.
 """
 
@@ -9,7 +9,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from keras_deconvnet.labels import IGNORE_LABEL
+from keras_deconvnet.constants import IGNORE_LABEL
 
 
 def resize_pair(

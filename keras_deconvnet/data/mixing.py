@@ -13,13 +13,13 @@ in scenes they never appeared in:
 Image i of a batch takes its region from image i - 1 (the batch rolled by one), as both came
 out of the per-image augmentation; each image is mixed with probability `probability`. The
 draws are stateless, from one seed per image, so a seeded pipeline stays repeatable. The
-NumPy pipeline has the same steps in `keras_deconvnet.numpy_pipeline`.
+NumPy pipeline has the same steps in `keras_deconvnet.data.numpy_pipeline`.
 """
 
 import tensorflow as tf
 
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.mix_settings import check_mix_mode
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.mix_settings import check_mix_mode
 
 
 def mix_batch(

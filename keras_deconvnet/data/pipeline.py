@@ -4,7 +4,7 @@ Every dataset builder yields feature dicts ``{"image": uint8 (H, W, 3), "segment
 uint8 (H, W, 1), "file_name": string}``, the image and mask possibly still encoded (bytes,
 decoded here where an element is used). The pipelines turn them into ``(images, masks)``
 batches: images float32 (B, H, W, 3) in 0..255 (the models normalise internally), masks int32
-(B, H, W) with the dataset's own ignore label mapped to `keras_deconvnet.labels.IGNORE_LABEL`.
+(B, H, W) with the dataset's own ignore label mapped to `keras_deconvnet.constants.IGNORE_LABEL`.
 A label that is neither a class nor the ignore label stops the pipeline with an error naming
 it, since Keras' `MeanIoU` would drop it silently and the loss on a GPU would give NaN.
 
@@ -13,7 +13,7 @@ resize): random scale, pad to the crop size, random crop, random flip. Image and
 move together; masks are only ever resized with nearest neighbour and stay integer. An
 optional photometric distortion (brightness, contrast, saturation, hue; MMSegmentation's
 PhotoMetricDistortion) then changes the image only, and an optional mixed-sample step
-(`keras_deconvnet.mixing`: ClassMix or CutMix) pastes into each image of a batch a region of
+(`keras_deconvnet.data.mixing`: ClassMix or CutMix) pastes into each image of a batch a region of
 another, labels and all. With `soft_targets` (distillation) a teacher's probabilities ride along
 as extra image channels through every geometric step and the mixing, and leave as channels
 1..C of the targets (`soft_target_file`). The random ops are stateless, with one
@@ -31,7 +31,7 @@ import random
 
 import tensorflow as tf
 
-from keras_deconvnet.augmentation import (
+from keras_deconvnet.data.augmentation import (
     PhotometricDistortion,
     random_crop,
     random_flip,
@@ -39,9 +39,9 @@ from keras_deconvnet.augmentation import (
     resize_pair,
 )
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.labels import IGNORE_LABEL
-from keras_deconvnet.mix_settings import check_mix
-from keras_deconvnet.mixing import mix_batch
+from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.mix_settings import check_mix
+from keras_deconvnet.data.mixing import mix_batch
 
 EVALUATION_MODES = ("resize", "pad", "original")
 

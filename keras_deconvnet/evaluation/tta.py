@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.options import MAX_TTA_SCALE
+from keras_deconvnet.constants import MAX_TTA_SCALE
 
 # Consecutive windows overlap by about a third of the input size.
 _WINDOW_STRIDE = 2 / 3

@@ -6,8 +6,8 @@ import sys
 from collections.abc import Callable
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.options import MAX_TTA_SCALE, TTA_FLIPS
-from keras_deconvnet.quiet import quiet_logs
+from keras_deconvnet.constants import MAX_TTA_SCALE, TTA_FLIPS
+from keras_deconvnet.process import quiet_logs
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -116,7 +116,7 @@ def tta_from_args(args: argparse.Namespace, metadata: dict):
     Raises:
         UsageError: the scales are not positive, or the metadata's "tta" is malformed.
     """
-    from keras_deconvnet.tta import TestTimeAugmentation
+    from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 
     if args.tta == "none" and args.tta_scales is None:
         return None

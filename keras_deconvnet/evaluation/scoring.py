@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.metrics import confusion_matrix, scores_from_confusion
-from keras_deconvnet.options import EVALUATION_MODES
-from keras_deconvnet.tta import TestTimeAugmentation
+from keras_deconvnet.evaluation.metrics import confusion_matrix, scores_from_confusion
+from keras_deconvnet.constants import EVALUATION_MODES
+from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 
 
 
@@ -89,7 +89,7 @@ def evaluate(
     Raises:
         UsageError: the model's classes are not the dataset's.
     """
-    from keras_deconvnet.pipeline import evaluation_pipeline
+    from keras_deconvnet.data.pipeline import evaluation_pipeline
 
     check_classes(predictor, info)
     if mode not in EVALUATION_MODES:
