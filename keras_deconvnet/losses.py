@@ -23,10 +23,8 @@ from collections.abc import Sequence
 import keras
 from keras import ops
 
+from keras_deconvnet.constants import IGNORE_LABEL, LOSS_NAMES
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.constants import IGNORE_LABEL
-from keras_deconvnet.constants import LOSS_NAMES
-
 
 
 def replicas() -> tuple:

@@ -32,7 +32,6 @@ import signal
 import sys
 import threading
 
-
 NOISY_LOGGERS = ("tensorflow", "absl", "tensorflow_datasets")
 
 

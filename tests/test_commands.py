@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import SCRIPTS
+
 from keras_deconvnet.commands import COMMANDS, summary
 from keras_deconvnet.commands.train import resume_command
 
@@ -169,8 +169,8 @@ def test_ctrl_c_is_one_line_and_exit_130(interrupt, line, monkeypatch, capsys):
 
 def test_the_names_the_parsers_offer_are_the_librarys():
     from keras_deconvnet import constants, losses
-    from keras_deconvnet.data import mix_settings
     from keras_deconvnet.commands.train import get_args_parser
+    from keras_deconvnet.data import mix_settings
     from keras_deconvnet.models.registry import MODEL_NAMES, model_builder
 
     parser = get_args_parser()

@@ -10,10 +10,10 @@ from test_pipeline import NUM_CLASSES, features_dataset, label_blocks
 
 from keras_deconvnet import UsageError
 from keras_deconvnet.constants import IGNORE_LABEL
-from keras_deconvnet.losses import SegmentationCrossEntropy, build_loss
-from keras_deconvnet.evaluation.metrics import mean_iou_metric
-from keras_deconvnet.models import build_model
 from keras_deconvnet.data.pipeline import soft_target_file, training_pipeline
+from keras_deconvnet.evaluation.metrics import mean_iou_metric
+from keras_deconvnet.losses import SegmentationCrossEntropy, build_loss
+from keras_deconvnet.models import build_model
 from keras_deconvnet.training import TrainConfig, train
 from keras_deconvnet.training.distillation import DistillationLoss
 from keras_deconvnet.training.recipe_files import parse_recipe

@@ -99,8 +99,7 @@ def test_an_ignored_ctrl_c_stays_ignored():
 
 
 def test_the_message_reaches_stderr_while_native_notices_are_hidden(capfd):
-    from keras_deconvnet.process import DeferredInterrupt
-    from keras_deconvnet.process import stderr_to_devnull
+    from keras_deconvnet.process import DeferredInterrupt, stderr_to_devnull
 
     with DeferredInterrupt("stage") as interrupt, stderr_to_devnull():  # as while a file is converted
         signal.raise_signal(signal.SIGINT)

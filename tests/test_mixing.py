@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.data.mixing import mix_batch
 from keras_deconvnet.data.numpy_pipeline import TrainingBatches, mix_regions
 from keras_deconvnet.data.pipeline import training_pipeline
+from keras_deconvnet.errors import UsageError
 
 NUM_CLASSES = 5
 

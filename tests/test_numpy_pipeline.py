@@ -8,14 +8,14 @@ import sys
 import numpy as np
 import pytest
 
-from keras_deconvnet.datasets.arrays import load_arrays
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.data.numpy_pipeline import (
     EvaluationBatches,
     TrainingBatches,
     photometric_distortion,
     random_crop_pair,
 )
+from keras_deconvnet.datasets.arrays import load_arrays
+from keras_deconvnet.errors import UsageError
 from tests.fixtures import WITHOUT_TENSORFLOW, write_camvid_tree
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_deconvnet.evaluation import scoring
 from keras_deconvnet.commands import predict
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.evaluation import scoring
 from keras_deconvnet.files import check_readable, read_rgb, write_png
 from keras_deconvnet.models import build_model
 

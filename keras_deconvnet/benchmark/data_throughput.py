@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from keras_deconvnet.benchmark.run import machine_info
 from keras_deconvnet.constants import IGNORE_LABEL
+from keras_deconvnet.data.pipeline import training_pipeline
 from keras_deconvnet.losses import build_loss
 from keras_deconvnet.models import build_model
-from keras_deconvnet.data.pipeline import training_pipeline
 from keras_deconvnet.training.optim import compile_for_training
 
 VOC_CLASSES = 21  # the synthetic data's classes, and the model's

@@ -5,8 +5,8 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.constants import MAX_TTA_SCALE, TTA_FLIPS
+from keras_deconvnet.errors import UsageError
 from keras_deconvnet.process import quiet_logs
 
 

@@ -21,8 +21,7 @@ from keras_deconvnet.commands.cli import (
     tta_from_args,
 )
 from keras_deconvnet.constants import EVALUATION_MODES
-from keras_deconvnet.files import check_output_dir
-from keras_deconvnet.files import write_json
+from keras_deconvnet.files import check_output_dir, write_json
 
 
 def get_args_parser() -> argparse.ArgumentParser:

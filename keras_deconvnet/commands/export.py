@@ -32,6 +32,7 @@ from keras_deconvnet.commands.cli import (
     size_flag,
     tta_from_args,
 )
+from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.options import (
     DEFAULT_FORMATS,
     FORMATS,
@@ -40,7 +41,6 @@ from keras_deconvnet.export.options import (
     MAX_CLASS_DROP,
     TFLITE_TYPES,
 )
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.export.sources import (
     DataSource,
     augmented_calibration,

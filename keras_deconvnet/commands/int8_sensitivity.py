@@ -19,8 +19,8 @@ import os
 import numpy as np
 
 from keras_deconvnet.commands.cli import add_verbose_argument, int_flag, size_flag
-from keras_deconvnet.export.options import INT8_QUANTIZERS
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.export.options import INT8_QUANTIZERS
 from keras_deconvnet.export.sources import data_source, dataset_images
 from keras_deconvnet.files import write_json
 

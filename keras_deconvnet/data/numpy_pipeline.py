@@ -16,14 +16,13 @@ epoch's end; with a finite dataset, batches prefetched in one epoch's order woul
 next epoch, and some images would come twice an epoch and others not at all.
 """
 
+import keras
 import numpy as np
 from PIL import Image
 
-import keras
-
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.data.mix_settings import check_mix, check_mix_mode
+from keras_deconvnet.errors import UsageError
 
 
 def photometric_distortion(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -31,6 +31,7 @@ import random
 
 import tensorflow as tf
 
+from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.data.augmentation import (
     PhotometricDistortion,
     random_crop,
@@ -38,10 +39,9 @@ from keras_deconvnet.data.augmentation import (
     random_scale,
     resize_pair,
 )
-from keras_deconvnet.errors import UsageError
-from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.data.mix_settings import check_mix
 from keras_deconvnet.data.mixing import mix_batch
+from keras_deconvnet.errors import UsageError
 
 EVALUATION_MODES = ("resize", "pad", "original")
 

@@ -27,12 +27,12 @@ import numpy as np
 import scipy.io
 import tensorflow_datasets as tfds
 
+from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.datasets.base import SourceBuilder, SourceConfig, config_name
 from keras_deconvnet.datasets.info import DatasetInfo, read_list, require_files
 from keras_deconvnet.datasets.masks import checked_mask, read_index_png
 from keras_deconvnet.datasets.palette import voc_palette
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.constants import IGNORE_LABEL
 
 CLASS_NAMES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat",

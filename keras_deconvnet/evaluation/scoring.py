@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_deconvnet.constants import EVALUATION_MODES
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation.metrics import confusion_matrix, scores_from_confusion
-from keras_deconvnet.constants import EVALUATION_MODES
 from keras_deconvnet.evaluation.tta import TestTimeAugmentation
-
 
 
 def segment(predictor, image: np.ndarray, tta: TestTimeAugmentation | None = None) -> np.ndarray:

@@ -18,8 +18,8 @@ import math
 import numpy as np
 from keras import ops
 
-from keras_deconvnet.errors import UsageError
 from keras_deconvnet.constants import MAX_TTA_SCALE
+from keras_deconvnet.errors import UsageError
 
 # Consecutive windows overlap by about a third of the input size.
 _WINDOW_STRIDE = 2 / 3

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_deconvnet.export.options import MAX_CLASS_DROP
-from keras_deconvnet.export.runtimes import Predictor, load_predictor
 from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.evaluation.metrics import confusion_matrix, scores_from_confusion
+from keras_deconvnet.export.options import MAX_CLASS_DROP
+from keras_deconvnet.export.runtimes import Predictor, load_predictor
 
 # The fraction of check pixels whose argmax must equal the Keras model's; int8 is reported only.
 MIN_AGREEMENT = {

@@ -17,10 +17,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_deconvnet.evaluation.metrics import confusion_matrix, scores_from_confusion
 from keras_deconvnet.export.check import held_classes, worst_drop
 from keras_deconvnet.export.runtimes import KerasPredictor, Predictor, load_predictor
 from keras_deconvnet.export.tflite import convert_tflite
-from keras_deconvnet.evaluation.metrics import confusion_matrix, scores_from_confusion
 
 
 @dataclasses.dataclass(frozen=True)

@@ -77,8 +77,8 @@ def dataset_images(
     Raises:
         UsageError: the dataset's classes differ from the model's, or the split is empty.
     """
-    from keras_deconvnet.models import model_input_size
     from keras_deconvnet.data.pipeline import evaluation_pipeline
+    from keras_deconvnet.models import model_input_size
 
     num_classes = model.output_shape[-1]
     options = {**source.options, **label_options(source.name, num_classes, source.ignore_label)}

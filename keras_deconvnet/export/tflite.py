@@ -27,7 +27,6 @@ from keras_deconvnet.models.deploy import deploy_model
 from keras_deconvnet.process import native_notices_hidden
 
 
-
 def convert_tflite(
     model: keras.Model,
     tflite_types: Sequence[str] = TFLITE_TYPES,

@@ -13,8 +13,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_deconvnet.files import write_json
 from keras_deconvnet.evaluation.metrics import scores_from_confusion
+from keras_deconvnet.files import write_json
 from keras_deconvnet.training.run_folder import RunFolder
 
 

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from keras_deconvnet.constants import IGNORE_LABEL, MAX_TTA_SCALE, TTA_FLIPS
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.constants import IGNORE_LABEL
-from keras_deconvnet.constants import MAX_TTA_SCALE, TTA_FLIPS
 from keras_deconvnet.training.recipe_files import preset_settings
 from keras_deconvnet.training.run_folder import RunFolder
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_deconvnet.constants import IGNORE_LABEL
 from keras_deconvnet.datasets.info import DatasetInfo
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.constants import IGNORE_LABEL
 
 DATA_LOADERS = ("auto", "tf", "numpy", "device")  # device: `device_loop`, the data on the accelerator
 
@@ -94,8 +94,8 @@ def _augmentation(config) -> dict:
 
 
 def _numpy_data(config, options: dict, first_epoch: int) -> TrainingData:
-    from keras_deconvnet.datasets.arrays import load_arrays
     from keras_deconvnet.data.numpy_pipeline import EvaluationBatches, TrainingBatches
+    from keras_deconvnet.datasets.arrays import load_arrays
 
     train_arrays, info = load_arrays(config.dataset, config.train_split, config.data_dir, **options)
     val_arrays, _ = load_arrays(config.dataset, config.val_split, config.data_dir, **options)
@@ -124,8 +124,8 @@ def _numpy_data(config, options: dict, first_epoch: int) -> TrainingData:
 
 def _tf_data(config, options: dict, first_epoch: int, run_dir: Path | None) -> TrainingData:
     from keras_deconvnet.data.augmentation import PhotometricDistortion
-    from keras_deconvnet.datasets import file_names, load_split
     from keras_deconvnet.data.pipeline import evaluation_pipeline, split_size, training_pipeline
+    from keras_deconvnet.datasets import file_names, load_split
 
     # Decoded in the pipeline: each epoch's rotation skips past elements it does not decode.
     train_split, info = load_split(config.dataset, config.train_split, config.data_dir, decode=False, **options)

@@ -20,15 +20,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_deconvnet.datasets.arrays import load_arrays
-from keras_deconvnet.data.device_augmentation import augment_batch, draw_shapes
-from keras_deconvnet.errors import UsageError
-from keras_deconvnet.files import write_json
 from keras_deconvnet.constants import IGNORE_LABEL
-from keras_deconvnet.losses import build_loss
-from keras_deconvnet.evaluation.metrics import scores_from_confusion
-from keras_deconvnet.models import build_model
+from keras_deconvnet.data.device_augmentation import augment_batch, draw_shapes
 from keras_deconvnet.data.numpy_pipeline import resize_pair
+from keras_deconvnet.datasets.arrays import load_arrays
+from keras_deconvnet.errors import UsageError
+from keras_deconvnet.evaluation.metrics import scores_from_confusion
+from keras_deconvnet.files import write_json
+from keras_deconvnet.losses import build_loss
+from keras_deconvnet.models import build_model
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
 from keras_deconvnet.training.optim import build_optimizer, learning_rate
@@ -102,7 +102,7 @@ def train_on_device(config: TrainConfig) -> dict:
     import jax.numpy as jnp
 
     from keras_deconvnet.training.loop import check_run_dir, load_initial_weights, source_commit
-    from keras_deconvnet.training.resume import resume_point, restore_state
+    from keras_deconvnet.training.resume import restore_state, resume_point
 
     validate(config)
     _check_supported(config)

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import keras
 
-from keras_deconvnet.training.curves import plot_curves
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.files import check_output_dir
-from keras_deconvnet.files import write_json
-from keras_deconvnet.losses import build_loss
 from keras_deconvnet.evaluation.metrics import mean_iou_metric
+from keras_deconvnet.files import check_output_dir, write_json
+from keras_deconvnet.losses import build_loss
 from keras_deconvnet.models import build_model, fits, load_model
+from keras_deconvnet.training import tracking
 from keras_deconvnet.training.callbacks import (
     AveragedWeights,
     BestAndLastCheckpoints,
@@ -29,9 +28,9 @@ from keras_deconvnet.training.callbacks import (
     ResumableEarlyStopping,
     ValidationScores,
 )
-from keras_deconvnet.training import tracking
 from keras_deconvnet.training.class_weights import parse_class_weights
 from keras_deconvnet.training.config import TrainConfig, validate
+from keras_deconvnet.training.curves import plot_curves
 from keras_deconvnet.training.data import has_tensorflow, prepare_data
 from keras_deconvnet.training.devices import (
     all_workers_ok,
@@ -44,13 +43,13 @@ from keras_deconvnet.training.devices import (
 from keras_deconvnet.training.distillation import DistillationLoss
 from keras_deconvnet.training.interrupts import StopBetweenSteps
 from keras_deconvnet.training.optim import build_optimizer, compile_for_training
-from keras_deconvnet.training.run_folder import RunFolder
 from keras_deconvnet.training.resume import (
     earlier_seconds,
     monitored_history,
     restore_state,
     resume_point,
 )
+from keras_deconvnet.training.run_folder import RunFolder
 
 
 def load_initial_weights(model: keras.Model, path: str | Path) -> None:

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from keras_deconvnet.errors import UsageError
-from keras_deconvnet.files import check_output_dir
-from keras_deconvnet.files import write_json
+from keras_deconvnet.files import check_output_dir, write_json
+from keras_deconvnet.training.class_weights import NAMED_WEIGHTS
 from keras_deconvnet.training.config import (
     FIXED_ON_RESUME,
     OPTIMIZERS,
@@ -27,7 +27,6 @@ from keras_deconvnet.training.config import (
     flag_name,
     validate,
 )
-from keras_deconvnet.training.class_weights import NAMED_WEIGHTS
 from keras_deconvnet.training.recipe_files import Recipe, parse_recipe, read_recipe
 from keras_deconvnet.training.run_folder import RunFolder
 
@@ -41,8 +40,8 @@ def _field_types() -> dict[str, type]:
 
 def _choices() -> dict[str, tuple[str, ...]]:
     """The fields with a fixed set of values, and those values."""
-    from keras_deconvnet.data.mix_settings import MIX_MODES
     from keras_deconvnet.constants import LOSS_NAMES, TTA_FLIPS, WANDB_MODES
+    from keras_deconvnet.data.mix_settings import MIX_MODES
     from keras_deconvnet.models.registry import MODEL_NAMES
     from keras_deconvnet.training.data import DATA_LOADERS
 

@@ -21,12 +21,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_deconvnet.data.pipeline import soft_target_file
 from keras_deconvnet.errors import UsageError
+from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 from keras_deconvnet.files import write_json
 from keras_deconvnet.models import load_model, model_input_size
-from keras_deconvnet.data.pipeline import soft_target_file
 from keras_deconvnet.training.run_folder import RunFolder
-from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 
 
 class _ModelViews:

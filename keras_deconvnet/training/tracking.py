@@ -16,7 +16,6 @@ import numpy as np
 from keras_deconvnet.constants import IGNORE_LABEL
 
 
-
 def has_wandb_api_key() -> bool:
     """True if an API key is set in WANDB_API_KEY or in ~/.netrc for api.wandb.ai."""
     if os.environ.get("WANDB_API_KEY"):
