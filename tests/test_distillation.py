@@ -10,7 +10,8 @@ from test_pipeline import NUM_CLASSES, features_dataset, label_blocks
 
 from keras_deconvnet import UsageError
 from keras_deconvnet.constants import IGNORE_LABEL
-from keras_deconvnet.data.pipeline import soft_target_file, training_pipeline
+from keras_deconvnet.data.pipeline import training_pipeline
+from keras_deconvnet.data.soft_targets import soft_target_file
 from keras_deconvnet.evaluation.metrics import mean_iou_metric
 from keras_deconvnet.losses import SegmentationCrossEntropy, build_loss
 from keras_deconvnet.models import build_model

@@ -1,11 +1,12 @@
 """The data path from a split's feature dicts to training and validation batches.
 
 One job a module: `pipeline` (tf.data: label checks, augmentation, batching, mixing, a
-teacher's probabilities carried along), `augmentation` (scale, crop, flip, photometric
-distortion of one image and its mask), `mixing` (ClassMix and CutMix of a batch),
-`mix_settings` (the mixing modes and their checks, without TensorFlow), `numpy_pipeline` (the
-same steps without TensorFlow) and `device_augmentation` (the same steps in `keras.ops`, inside
-a compiled step on a GPU). The names below are the public API, imported on first use.
+teacher's probabilities carried along), `soft_targets` (how those probabilities are stored and
+read), `augmentation` (scale, crop, flip, photometric distortion of one image and its mask),
+`mixing` (ClassMix and CutMix of a batch), `mix_settings` (the mixing modes and their checks,
+without TensorFlow), `numpy_pipeline` (the same steps without TensorFlow) and
+`device_augmentation` (the same steps in `keras.ops`, inside a compiled step on a GPU). The
+names below are the public API, imported on first use.
 """
 
 from keras_deconvnet.lazy import lazy_attributes
@@ -13,7 +14,7 @@ from keras_deconvnet.lazy import lazy_attributes
 _HOMES = {
     "EVALUATION_MODES": "pipeline",
     "evaluation_pipeline": "pipeline",
-    "soft_target_file": "pipeline",
+    "soft_target_file": "soft_targets",
     "split_size": "pipeline",
     "training_pipeline": "pipeline",
     "PhotometricDistortion": "augmentation",

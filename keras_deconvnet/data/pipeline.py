@@ -16,7 +16,7 @@ PhotoMetricDistortion) then changes the image only, and an optional mixed-sample
 (`keras_deconvnet.data.mixing`: ClassMix or CutMix) pastes into each image of a batch a region of
 another, labels and all. With `soft_targets` (distillation) a teacher's probabilities ride along
 as extra image channels through every geometric step and the mixing, and leave as channels
-1..C of the targets (`soft_target_file`). The random ops are stateless, with one
+1..C of the targets (`keras_deconvnet.data.soft_targets`). The random ops are stateless, with one
 seed per element drawn from (seed, epoch, position), and each epoch is shuffled by (seed,
 epoch): a pipeline built with a seed yields the same batches every time, and one started at
 epoch k (`first_epoch`, a resumed run) yields what the uninterrupted stream yields there.
@@ -41,6 +41,7 @@ from keras_deconvnet.data.augmentation import (
 )
 from keras_deconvnet.data.mix_settings import check_mix
 from keras_deconvnet.data.mixing import mix_batch
+from keras_deconvnet.data.soft_targets import read_soft_targets, split_soft_targets
 from keras_deconvnet.errors import UsageError
 
 EVALUATION_MODES = ("resize", "pad", "original")
@@ -89,13 +90,13 @@ def training_pipeline(
         size: the elements of one pass of `dataset` where the caller has counted them
             (`split_size`); None counts them here, a pass over the data if tf.data does not know.
         soft_targets: a folder of per-pixel probabilities for every element (a teacher's, for
-            distillation), one `soft_target_file` each; None for plain labels.
+            distillation), one `soft_targets.soft_target_file` each; None for plain labels.
 
     Returns:
         A dataset of (images float32 (B, H, W, 3) in 0..255, masks int32 (B, H, W) with
         255 = ignore); with `soft_targets`, the targets are float32 (B, H, W, 1 + C): the
-        mask, then the probabilities (all 0 where the crop padded the image). Reading a batch with a stray label raises `tf.errors.InvalidArgumentError`
-        naming the file and the label.
+        mask, then the probabilities (all 0 where the crop padded the image). Reading a batch
+        with a stray label raises `tf.errors.InvalidArgumentError` naming the file and the label.
 
     Raises:
         UsageError: an argument out of range.
@@ -115,7 +116,7 @@ def training_pipeline(
     def augment(features, element_seed):
         image, mask = _checked_pair(features, num_classes, ignore_label)
         if soft_targets is not None:
-            image = tf.concat([tf.cast(image, tf.float32), _soft_targets(features, image, soft_targets, num_classes)], -1)
+            image = tf.concat([tf.cast(image, tf.float32), read_soft_targets(features, image, soft_targets, num_classes)], -1)
         scale_seed, crop_seed, flip_seed = tf.unstack(
             tf.random.experimental.stateless_split(element_seed, num=3)
         )
@@ -167,36 +168,11 @@ def training_pipeline(
     if mix != "none":
         batches = batches.map(mixed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if soft_targets is not None:
-        batches = batches.map(_split_soft_targets, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        batches = batches.map(split_soft_targets, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if repeat or steps is not None:
         cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps
         batches = batches.apply(tf.data.experimental.assert_cardinality(cardinality))
     return batches.prefetch(tf.data.AUTOTUNE)
-
-
-SOFT_TARGET_SUFFIX = ".u8"
-
-
-def soft_target_file(file_name: str) -> str:
-    """The file in a `soft_targets` folder of the element `file_name`: raw uint8 probabilities
-    (255 = 1) of shape ((H + 1) // 2, (W + 1) // 2, C), half the image's (H, W), row-major."""
-    return file_name.replace("/", "__") + SOFT_TARGET_SUFFIX
-
-
-def _soft_targets(features, image, folder, num_classes):
-    """An element's probabilities from its `soft_target_file`, resized (bilinear) to the image."""
-    name = tf.strings.regex_replace(features["file_name"], "/", "__")
-    raw = tf.io.decode_raw(tf.io.read_file(tf.strings.join([folder, "/", name, SOFT_TARGET_SUFFIX])), tf.uint8)
-    size = tf.shape(image)[:2]
-    probabilities = tf.reshape(raw, tf.concat([(size + 1) // 2, [num_classes]], 0))
-    probabilities = tf.image.resize(tf.cast(probabilities, tf.float32) / 255.0, size, method="bilinear")
-    return tf.ensure_shape(probabilities, (None, None, num_classes))
-
-
-def _split_soft_targets(images, masks):
-    """(B, H, W, 3 + C) images and their masks -> images, and masks with the probabilities after them."""
-    targets = tf.concat([tf.cast(masks, tf.float32)[..., None], images[..., 3:]], -1)
-    return images[..., :3], targets
 
 
 def split_size(dataset: tf.data.Dataset) -> int | None:

@@ -107,6 +107,7 @@ def train_on_device(config: TrainConfig) -> dict:
     validate(config)
     _check_supported(config)
     run_dir = check_run_dir(config)
+    folder = RunFolder(run_dir)
     options = dict(config.dataset_options)
     images, masks, sizes, info, train_arrays = device_arrays(config.dataset, config.train_split, config.data_dir, options)
     val_arrays, _ = load_arrays(config.dataset, config.val_split, config.data_dir, **options)
@@ -143,7 +144,7 @@ def train_on_device(config: TrainConfig) -> dict:
     run_config = {**dataclasses.asdict(config), "num_classes": info.num_classes, "class_names": list(info.class_names),
                   "class_weights_used": class_weights, "parameters": model.count_params(), "steps_per_epoch": steps,
                   "device": str(jax.devices()[0]), "commit": source_commit()}
-    write_json(RunFolder(run_dir).config, run_config)
+    write_json(folder.config, run_config)
 
     data = (jnp.asarray(images), jnp.asarray(masks), jnp.asarray(sizes))
     draw_shape, class_shape = draw_shapes(config.batch_size, info.num_classes)
@@ -206,9 +207,9 @@ def train_on_device(config: TrainConfig) -> dict:
         partial.replace(path)
 
     every = max(config.epochs // CHECKPOINTS, 1)
-    best_file = RunFolder(run_dir).best_epoch
+    best_file = folder.best_epoch
     best = json.loads(best_file.read_text()) if resumed and best_file.is_file() else {}
-    history_file = RunFolder(run_dir).history
+    history_file = folder.history
     rows = []
     if resumed and history_file.is_file():
         with open(history_file, newline="") as handle:
@@ -231,10 +232,10 @@ def train_on_device(config: TrainConfig) -> dict:
             _write_history(history_file, rows)
             if row["val_mean_iou"] > best.get("val_mean_iou", -1.0):
                 best = {**row, "epoch": epoch + 1}
-                save(RunFolder(run_dir).best_model, *state)
+                save(folder.best_model, *state)
                 write_json(best_file, best)
-            save(RunFolder(run_dir).last_model, *state)
-            write_json(RunFolder(run_dir).last_epoch, {"epoch": epoch + 1, "iterations": (epoch + 1) * steps})
+            save(folder.last_model, *state)
+            write_json(folder.last_epoch, {"epoch": epoch + 1, "iterations": (epoch + 1) * steps})
             print(f"epoch {epoch + 1}/{config.epochs} - loss {row['loss']:.4f} - val_mean_iou "
                   f"{row['val_mean_iou']:.4f} - {time.perf_counter() - start:.0f} s", flush=True)
     wall_time = time.perf_counter() - start
@@ -247,7 +248,7 @@ def train_on_device(config: TrainConfig) -> dict:
         "last_val_mean_iou": float(last["val_mean_iou"]) if last else None, "wall_time_s": round(earlier + wall_time, 1),
         "images_per_s": round((config.epochs - first_epoch) * steps * config.batch_size / max(wall_time, 1e-9), 2),
     }
-    write_json(RunFolder(run_dir).metrics, metrics)
+    write_json(folder.metrics, metrics)
     return metrics
 
 

@@ -184,8 +184,9 @@ def _train(config: TrainConfig, strategy, out_dir: Path, chief: bool) -> dict:
             print(f"{run_dir} has no checkpoint yet: starting it from epoch 1")
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    if resumed and not chief and RunFolder(run_dir).best_epoch.is_file():
-        shutil.copy(RunFolder(run_dir).best_epoch, out_dir)  # the same saves as the chief's
+    chief_best = RunFolder(run_dir).best_epoch
+    if resumed and not chief and chief_best.is_file():
+        shutil.copy(chief_best, out_dir)  # the same saves as the chief's
     out = RunFolder(out_dir)
     summary_file = out.model_summary
     with open(summary_file, "w") as handle:

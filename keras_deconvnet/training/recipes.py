@@ -219,13 +219,14 @@ def run_recipe(recipe: Recipe, output_dir: str, overrides: dict | None = None, r
 
     overrides = dict(overrides or {})
     run_dir = Path(output_dir)
+    folder = RunFolder(run_dir)
     configs = check_recipe(recipe, overrides, run_dir)
     created = not run_dir.exists()
     if not resume:
         run_dir.mkdir(parents=True, exist_ok=True)
-        RunFolder(run_dir).recipe.write_text(recipe.text)
+        folder.recipe.write_text(recipe.text)
         state = {"recipe": recipe.source, "commit": source_commit(), "overrides": overrides}
-        write_json(RunFolder(run_dir).recipe_state, state)  # last: it marks the folder as a recipe run
+        write_json(folder.recipe_state, state)  # last: it marks the folder as a recipe run
     stages = {}
     try:
         for index, config in enumerate(configs):
@@ -249,5 +250,5 @@ def run_recipe(recipe: Recipe, output_dir: str, overrides: dict | None = None, r
         "wall_time_s": round(sum(stage["wall_time_s"] for stage in stages.values()), 1),
         "stages": stages,
     }
-    write_json(RunFolder(run_dir).metrics, metrics)  # last: it marks the run finished
+    write_json(folder.metrics, metrics)  # last: it marks the run finished
     return metrics

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_deconvnet.data.pipeline import soft_target_file
+from keras_deconvnet.data.soft_targets import soft_target_file
 from keras_deconvnet.errors import UsageError
 from keras_deconvnet.evaluation.tta import TestTimeAugmentation
 from keras_deconvnet.files import write_json
@@ -86,7 +86,8 @@ def teacher_probabilities(config, split, info, run_dir: Path) -> Path:
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    count = int(split.cardinality()) if int(split.cardinality()) > 0 else None
+    cardinality = int(split.cardinality())
+    count = cardinality if cardinality > 0 else None  # unknown or endless: the bar counts up
     print(f"computing the teacher's probabilities ({views.views} views an image) for {count or 'all'} "
           f"images of {config.train_split}, once for this run", flush=True)
     bar = keras.utils.Progbar(count, unit_name="image", verbose=1 if sys.stdout.isatty() else 2)
